@@ -1,0 +1,45 @@
+# The two set-up commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+RUN_STAMP := $(VENV)/.run-installed
+DEV_STAMP := $(VENV)/.dev-installed
+export FLASK_APP := wsgi.py
+
+.PHONY: run test translations lint bench extract
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(RUN_STAMP): requirements.txt | $(VENV)/bin/python
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(DEV_STAMP): requirements.txt requirements-dev.txt | $(VENV)/bin/python
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@ $(RUN_STAMP)
+
+# Compile every area's English catalogue (translations/<area>/en/LC_MESSAGES/messages.po).
+translations: $(RUN_STAMP)
+	@for d in translations/*/; do \
+	  if [ -f "$$d/en/LC_MESSAGES/messages.po" ]; then $(BIN)/pybabel compile -q -d "$$d" -l en || exit 1; fi; \
+	done
+
+run: $(RUN_STAMP) translations
+	$(BIN)/flask db upgrade
+	$(BIN)/flask seed --demo
+	$(BIN)/flask run --host 127.0.0.1 --port 5000
+
+test: $(DEV_STAMP) translations
+	bash scripts/test.sh
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check .
+
+# Extract the messages of one area into its catalogue: make extract AREA=public
+extract: $(DEV_STAMP)
+	$(BIN)/pybabel extract -q -F babel.cfg -k _l -o translations/$(AREA)/messages.pot $(PATHS)
+	@if [ -f translations/$(AREA)/en/LC_MESSAGES/messages.po ]; then \
+	  $(BIN)/pybabel update -q -i translations/$(AREA)/messages.pot -d translations/$(AREA) -l en; \
+	else $(BIN)/pybabel init -q -i translations/$(AREA)/messages.pot -d translations/$(AREA) -l en; fi

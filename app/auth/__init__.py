@@ -1,0 +1,7 @@
+"""Sign-in and sign-out for staff and operator liaisons."""
+
+from flask import Blueprint
+
+bp = Blueprint("auth", __name__)
+
+from app.auth import routes  # noqa: E402,F401

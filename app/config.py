@@ -1,0 +1,87 @@
+"""Configuration from environment variables, with safe defaults for a local run."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+MB = 1024 * 1024
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw else default
+
+
+def database_url(instance_path: str) -> str:
+    """DATABASE_URL, normalised to the psycopg 3 driver; a SQLite file in the instance folder by default."""
+    url = os.environ.get("DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'appeals.db'}"
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def secret_key(instance_path: str) -> str:
+    """SECRET_KEY from the environment, else one generated once and kept in the instance folder."""
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    path = Path(instance_path) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def from_environment(instance_path: str) -> dict:
+    """The whole configuration as a dict."""
+    redis_url = os.environ.get("REDIS_URL") or None
+    max_file = _int("MAX_FILE_BYTES", 20 * MB)
+    max_appeal = _int("MAX_APPEAL_BYTES", 100 * MB)
+    return {
+        "SECRET_KEY": secret_key(instance_path),
+        "SQLALCHEMY_DATABASE_URI": database_url(instance_path),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": redis_url,
+        "RQ_QUEUE": os.environ.get("RQ_QUEUE", "appeals"),
+        "UPLOAD_FOLDER": os.environ.get("UPLOAD_FOLDER") or str(Path(instance_path) / "uploads"),
+        "MAX_FILE_BYTES": max_file,
+        "MAX_APPEAL_BYTES": max_appeal,
+        # Werkzeug refuses a bigger body before reading it; one request carries at most one appeal's files.
+        "MAX_CONTENT_LENGTH": max_appeal + MB,
+        "MAX_FORM_MEMORY_SIZE": 2 * MB,
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "RATELIMIT_STRATEGY": "moving-window",
+        "BABEL_DEFAULT_LOCALE": "zh",
+        "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
+        "LANGUAGES": ["zh", "en"],
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "PERMANENT_SESSION_LIFETIME": _int("SESSION_MINUTES", 480) * 60,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "CENTRE_NAME": os.environ.get("CENTRE_NAME", "吉林省电信用户申诉受理中心"),
+        "CENTRE_SHORT_NAME": os.environ.get("CENTRE_SHORT_NAME", "省申诉受理中心"),
+        "PROVINCE": os.environ.get("PROVINCE", "吉林省"),
+        "CASE_PREFIX": os.environ.get("CASE_PREFIX", "JL"),
+        "OPERATOR_REPLY_DAYS": _int("OPERATOR_REPLY_DAYS", 10),
+        "OPERATOR_REPLY_WORKING_DAYS": os.environ.get("OPERATOR_REPLY_WORKING_DAYS", "0") == "1",
+        "SMTP_HOST": os.environ.get("SMTP_HOST", ""),
+        "SMTP_PORT": _int("SMTP_PORT", 25),
+        "SMTP_USER": os.environ.get("SMTP_USER", ""),
+        "SMTP_PASSWORD": os.environ.get("SMTP_PASSWORD", ""),
+        "SMTP_FROM": os.environ.get("SMTP_FROM", "noreply@appeals.invalid"),
+        "SMTP_TIMEOUT": _int("SMTP_TIMEOUT", 10),
+        "SMS_GATEWAY_URL": os.environ.get("SMS_GATEWAY_URL", ""),
+        "SMS_GATEWAY_TOKEN": os.environ.get("SMS_GATEWAY_TOKEN", ""),
+        "SMS_TIMEOUT": _int("SMS_TIMEOUT", 10),
+    }

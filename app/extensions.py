@@ -1,0 +1,18 @@
+"""The extension objects, created unbound and initialised by the factory."""
+
+from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
+from flask_migrate import Migrate
+from flask_wtf.csrf import CSRFProtect
+
+from cases.db import db
+
+migrate = Migrate()
+login_manager = LoginManager()
+csrf = CSRFProtect()
+babel = Babel()
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+__all__ = ["db", "migrate", "login_manager", "csrf", "babel", "limiter"]

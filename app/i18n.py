@@ -1,0 +1,77 @@
+"""Language choice (Chinese by default), elder mode, and the template filters for dates, codes and masking."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from flask import Flask, g, has_request_context, request
+from flask_babel import get_locale
+
+from cases import codes, pii
+from workflows.calendar import SHANGHAI
+
+ROOT = Path(__file__).resolve().parent.parent
+TRANSLATIONS = ROOT / "translations"
+LANG_COOKIE = "lang"
+ELDER_COOKIE = "elder"
+
+
+def translation_directories() -> str:
+    """Every area's catalogue folder (translations/<area>), joined as Flask-Babel expects."""
+    dirs = sorted(str(p) for p in TRANSLATIONS.iterdir() if p.is_dir()) if TRANSLATIONS.exists() else []
+    return ";".join(dirs) or str(TRANSLATIONS)
+
+
+def select_locale() -> str:
+    """zh unless the visitor chose English (cookie, or ?lang= on this request)."""
+    if not has_request_context():
+        return "zh"
+    choice = request.args.get("lang") or request.cookies.get(LANG_COOKIE)
+    return "en" if choice == "en" else "zh"
+
+
+def is_english() -> bool:
+    return str(get_locale() or "zh").startswith("en")
+
+
+def local_datetime(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored UTC time shown in Asia/Shanghai."""
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(SHANGHAI).strftime(fmt)
+
+
+def local_date(value: dt.datetime | dt.date | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return local_datetime(value, "%Y-%m-%d")
+    return value.isoformat()
+
+
+def code_name(code: str | None, kind: str) -> str:
+    """A shared code's name in the page's language."""
+    return codes.name(kind, code, "en" if is_english() else "zh")
+
+
+def init_app(app: Flask) -> None:
+    """Register the filters and the context every template sees."""
+    app.add_template_filter(local_datetime, "local_dt")
+    app.add_template_filter(local_date, "local_date")
+    app.add_template_filter(code_name, "code_name")
+    app.add_template_filter(pii.mask_phone, "mask_phone")
+    app.add_template_filter(pii.mask_id_number, "mask_id")
+    app.add_template_filter(pii.mask_address, "mask_address")
+    app.add_template_filter(pii.mask_name, "mask_name")
+
+    @app.context_processor
+    def _context() -> dict:
+        return {
+            "lang": "en" if is_english() else "zh",
+            "elder_mode": request.cookies.get(ELDER_COOKIE) == "1",
+            "centre_name": app.config["CENTRE_NAME"],
+            "current_identity": getattr(g, "user", None),
+        }

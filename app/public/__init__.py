@@ -1,0 +1,7 @@
+"""The public portal for consumers."""
+
+from flask import Blueprint
+
+bp = Blueprint("public", __name__)
+
+from app.public import routes  # noqa: E402,F401

@@ -1,0 +1,1 @@
+"""The domain: appeals, materials, contacts, and the services that act on them."""

@@ -1,0 +1,89 @@
+"""Staff and operator accounts, passwords and API tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+import sqlalchemy as sa
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from cases.db import db
+from cases.models import ApiToken, Operator, User, utcnow
+
+ROLES = ("clerk", "mediator", "supervisor", "admin", "operator")
+MAX_FAILED_LOGINS = 5
+LOCK_MINUTES = 15
+# A fixed hash to compare against when the user does not exist, so both paths take the same time.
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+def create_user(
+    username: str, password: str, role: str, full_name: str = "", operator_code: str | None = None, email: str = ""
+) -> User:
+    """Create an account; an operator liaison is tied to exactly one operator."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+    operator_id = None
+    if role == "operator":
+        op = db.session.scalar(sa.select(Operator).where(Operator.code == operator_code))
+        if op is None:
+            raise ValueError("an operator account needs a valid operator code")
+        operator_id = op.id
+    user = User(
+        username=username,
+        full_name=full_name or username,
+        role=role,
+        operator_id=operator_id,
+        email=email,
+        password_hash=generate_password_hash(password),
+    )
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def set_password(user: User, password: str) -> None:
+    user.password_hash = generate_password_hash(password)
+
+
+def authenticate(username: str, password: str) -> tuple[User | None, str]:
+    """Check a login; returns (user, '') or (None, reason) with reason 'invalid' or 'locked'. Commits the counters."""
+    user = db.session.scalar(sa.select(User).where(User.username == username))
+    now = utcnow()
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None, "invalid"
+    if user.locked_until is not None and user.locked_until > now:
+        return None, "locked"
+    if not user.active or not check_password_hash(user.password_hash, password):
+        user.failed_logins += 1
+        if user.failed_logins >= MAX_FAILED_LOGINS:
+            user.locked_until = now + dt.timedelta(minutes=LOCK_MINUTES)
+            user.failed_logins = 0
+        db.session.commit()
+        return None, "locked" if user.locked_until and user.locked_until > now else "invalid"
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    db.session.commit()
+    return user, ""
+
+
+def create_token(user: User, label: str = "") -> tuple[ApiToken, str]:
+    """A new API token for a user; the plain token is returned once and only its hash is stored."""
+    plain = "apt_" + secrets.token_urlsafe(32)
+    row = ApiToken(user_id=user.id, token_hash=hashlib.sha256(plain.encode()).hexdigest(), label=label)
+    db.session.add(row)
+    db.session.flush()
+    return row, plain
+
+
+def revoke_token(token_id: int) -> bool:
+    """Revoke a token by id; False when there is no such live token."""
+    row = db.session.get(ApiToken, token_id)
+    if row is None or row.revoked_at is not None:
+        return False
+    row.revoked_at = utcnow()
+    return True

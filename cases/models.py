@@ -1,0 +1,416 @@
+"""The domain's tables: appeals, their events, materials, contacts, people and statistics.
+
+Times are stored as naive UTC datetimes; pages convert them to Asia/Shanghai.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from cases.db import db
+
+
+def utcnow() -> dt.datetime:
+    """The current time as naive UTC, the form every timestamp is stored in."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+JSONType = sa.JSON().with_variant(sa.dialects.postgresql.JSONB(), "postgresql")
+
+
+class ReferenceCode(db.Model):
+    """A shared code (category, service type, ground ...) with its names."""
+
+    __tablename__ = "reference_code"
+    __table_args__ = (sa.UniqueConstraint("kind", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(32), index=True)
+    code: Mapped[str] = mapped_column(sa.String(32))
+    name_zh: Mapped[str] = mapped_column(sa.String(200))
+    name_en: Mapped[str] = mapped_column(sa.String(200))
+    position: Mapped[int] = mapped_column(default=0)
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class Operator(db.Model):
+    """A telecom operator that appeals are filed against (被申诉企业)."""
+
+    __tablename__ = "operator"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    short_name: Mapped[str] = mapped_column(sa.String(100), default="")
+    operator_type: Mapped[str] = mapped_column(sa.String(16), default="basic")
+    address: Mapped[str] = mapped_column(sa.String(300), default="")
+    active: Mapped[bool] = mapped_column(default=True)
+
+    @property
+    def display_name(self) -> str:
+        return self.short_name or self.name
+
+
+class User(db.Model):
+    """A staff member or an operator liaison who signs in."""
+
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    full_name: Mapped[str] = mapped_column(sa.String(100), default="")
+    role: Mapped[str] = mapped_column(sa.String(16))  # clerk mediator supervisor admin operator
+    operator_id: Mapped[int | None] = mapped_column(sa.ForeignKey("operator.id"))
+    email: Mapped[str] = mapped_column(sa.String(200), default="")
+    password_hash: Mapped[str] = mapped_column(sa.String(300))
+    active: Mapped[bool] = mapped_column(default=True)
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[dt.datetime | None]
+    last_login_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    operator: Mapped[Operator | None] = relationship()
+
+    # Flask-Login protocol
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+class ApiToken(db.Model):
+    """A bearer token for the API; only its SHA-256 is stored."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    label: Mapped[str] = mapped_column(sa.String(100), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[dt.datetime | None]
+    last_used_at: Mapped[dt.datetime | None]
+
+    user: Mapped[User] = relationship()
+
+
+class CaseNumberSequence(db.Model):
+    """The last case number given out in a year."""
+
+    __tablename__ = "case_number_sequence"
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(default=0)
+
+
+class Appeal(db.Model):
+    """An appeal (申诉) and its case file."""
+
+    __tablename__ = "appeal"
+    __table_args__ = (
+        sa.Index("ix_appeal_service_operator", "service_number", "operator_id"),
+        sa.Index("ix_appeal_status_received", "status", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_no: Mapped[str] = mapped_column(sa.String(20), unique=True)
+    status: Mapped[str] = mapped_column(sa.String(24), index=True)
+    outcome: Mapped[str | None] = mapped_column(sa.String(24), index=True)
+    version: Mapped[int] = mapped_column(default=1)
+    access_code_hash: Mapped[str] = mapped_column(sa.String(200), default="")
+    channel: Mapped[str] = mapped_column(sa.String(16), default="online")
+
+    # the appellant (申诉人)
+    complainant_name: Mapped[str] = mapped_column(sa.String(100))
+    phone: Mapped[str] = mapped_column(sa.String(32), index=True)
+    id_number: Mapped[str] = mapped_column(sa.String(18), default="")
+    address: Mapped[str] = mapped_column(sa.String(300), default="")
+    postcode: Mapped[str] = mapped_column(sa.String(6), default="")
+    email: Mapped[str] = mapped_column(sa.String(200), default="")
+
+    # the matter
+    operator_id: Mapped[int] = mapped_column(sa.ForeignKey("operator.id"), index=True)
+    service_type: Mapped[str] = mapped_column(sa.String(16))
+    service_number: Mapped[str] = mapped_column(sa.String(40))
+    category: Mapped[str] = mapped_column(sa.String(16), index=True)
+    event_date: Mapped[dt.date | None]
+    operator_complaint_date: Mapped[dt.date | None]
+    operator_ticket_no: Mapped[str] = mapped_column(sa.String(64), default="")
+    request: Mapped[str] = mapped_column(sa.Text, default="")
+    facts: Mapped[str] = mapped_column(sa.Text, default="")
+
+    # the case
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    accepted_at: Mapped[dt.datetime | None]
+    closed_at: Mapped[dt.datetime | None]
+    rejection_ground: Mapped[str | None] = mapped_column(sa.String(16))
+    assignee_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"), index=True)
+    repeat_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("appeal.id"))
+    overdue: Mapped[bool] = mapped_column(default=False, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    operator: Mapped[Operator] = relationship()
+    assignee: Mapped[User | None] = relationship()
+    repeat_of: Mapped[Appeal | None] = relationship(remote_side=[id])
+    events: Mapped[list[CaseEvent]] = relationship(
+        back_populates="appeal", order_by="CaseEvent.id", cascade="all, delete-orphan"
+    )
+    materials: Mapped[list[Material]] = relationship(
+        back_populates="appeal", order_by="Material.id", cascade="all, delete-orphan"
+    )
+    deadlines: Mapped[list[Deadline]] = relationship(
+        back_populates="appeal", order_by="Deadline.id", cascade="all, delete-orphan"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+    def deadline(self, kind: str) -> Deadline | None:
+        """The deadline of a kind (decision, operator_reply, consumer_reply), if started."""
+        found = [d for d in self.deadlines if d.kind == kind]
+        return found[-1] if found else None
+
+
+class CaseEvent(db.Model):
+    """One entry of a case's audit trail: a lifecycle action, a note, a reply, a view of personal data."""
+
+    __tablename__ = "case_event"
+    __table_args__ = (sa.Index("ix_case_event_action_at", "action", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appeal_id: Mapped[int] = mapped_column(sa.ForeignKey("appeal.id"), index=True)
+    action: Mapped[str] = mapped_column(sa.String(32))
+    from_state: Mapped[str | None] = mapped_column(sa.String(24))
+    to_state: Mapped[str | None] = mapped_column(sa.String(24))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    actor_kind: Mapped[str] = mapped_column(sa.String(16), default="system")  # consumer staff operator system import
+    details: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    public_message: Mapped[str] = mapped_column(sa.Text, default="")
+    internal: Mapped[bool] = mapped_column(default=False)
+
+    appeal: Mapped[Appeal] = relationship(back_populates="events")
+    actor: Mapped[User | None] = relationship()
+
+
+class Deadline(db.Model):
+    """A clock on a case: started by one action, stopped by another, paused while materials are awaited."""
+
+    __tablename__ = "deadline"
+    __table_args__ = (sa.Index("ix_deadline_open_due", "stopped_at", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appeal_id: Mapped[int] = mapped_column(sa.ForeignKey("appeal.id"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(24))  # decision, operator_reply, consumer_reply
+    started_at: Mapped[dt.datetime]
+    due_at: Mapped[dt.datetime]
+    paused_at: Mapped[dt.datetime | None]
+    stopped_at: Mapped[dt.datetime | None]
+    met: Mapped[bool | None]
+    flagged_overdue_at: Mapped[dt.datetime | None]
+
+    appeal: Mapped[Appeal] = relationship(back_populates="deadlines")
+
+
+class Material(db.Model):
+    """One material item (用户提交材料): a stored file, or a paper/legacy item without content."""
+
+    __tablename__ = "material"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appeal_id: Mapped[int] = mapped_column(sa.ForeignKey("appeal.id"), index=True)
+    stored_name: Mapped[str | None] = mapped_column(sa.String(80), unique=True)
+    original_name: Mapped[str] = mapped_column(sa.String(255))
+    size: Mapped[int] = mapped_column(sa.BigInteger)
+    mime_type: Mapped[str] = mapped_column(sa.String(100), default="")
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    source: Mapped[str] = mapped_column(sa.String(16), default="consumer")  # consumer staff operator legacy
+    uploaded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+
+    appeal: Mapped[Appeal] = relationship(back_populates="materials")
+
+
+class Referral(db.Model):
+    """A referral (转办) of an appeal to an operator, and the operator's reply."""
+
+    __tablename__ = "referral"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appeal_id: Mapped[int] = mapped_column(sa.ForeignKey("appeal.id"), index=True)
+    operator_id: Mapped[int] = mapped_column(sa.ForeignKey("operator.id"), index=True)
+    referred_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    due_at: Mapped[dt.datetime]
+    replied_at: Mapped[dt.datetime | None]
+    reply_text: Mapped[str] = mapped_column(sa.Text, default="")
+    active: Mapped[bool] = mapped_column(default=True)
+
+    appeal: Mapped[Appeal] = relationship()
+    operator: Mapped[Operator] = relationship()
+
+
+class Settlement(db.Model):
+    """The terms of a settlement (和解) and whether the operator carried them out."""
+
+    __tablename__ = "settlement"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appeal_id: Mapped[int] = mapped_column(sa.ForeignKey("appeal.id"), index=True)
+    refund_amount: Mapped[Decimal] = mapped_column(sa.Numeric(12, 2), default=Decimal("0"))
+    service_restored: Mapped[bool] = mapped_column(default=False)
+    apology: Mapped[bool] = mapped_column(default=False)
+    other_terms: Mapped[str] = mapped_column(sa.Text, default="")
+    perform_by: Mapped[dt.date | None]
+    proposed_by: Mapped[str] = mapped_column(sa.String(16), default="staff")  # staff or operator
+    agreed_at: Mapped[dt.datetime | None]
+    operator_reported_done_at: Mapped[dt.datetime | None]
+    confirmed_at: Mapped[dt.datetime | None]
+    missed: Mapped[bool] = mapped_column(default=False)
+
+    appeal: Mapped[Appeal] = relationship()
+
+
+class Contact(db.Model):
+    """A phone consultation, a walk-in visit or a follow-up call (回访呼出)."""
+
+    __tablename__ = "contact"
+    __table_args__ = (sa.Index("ix_contact_channel_at", "channel", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(sa.String(24))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    appeal_id: Mapped[int | None] = mapped_column(sa.ForeignKey("appeal.id"), index=True)
+    operator_id: Mapped[int | None] = mapped_column(sa.ForeignKey("operator.id"))
+    person_name: Mapped[str] = mapped_column(sa.String(100), default="")
+    phone: Mapped[str] = mapped_column(sa.String(32), default="")
+    topic: Mapped[str] = mapped_column(sa.String(200), default="")
+    notes: Mapped[str] = mapped_column(sa.Text, default="")
+    answer: Mapped[str] = mapped_column(sa.Text, default="")
+    # follow-up call fields
+    callee: Mapped[str] = mapped_column(sa.String(16), default="")  # consumer or operator
+    reached: Mapped[bool | None]
+    satisfaction: Mapped[int | None]  # 1..5
+    next_call_due: Mapped[dt.date | None]
+    terms_carried_out: Mapped[bool | None]
+    recorded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    legacy_key: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+
+    appeal: Mapped[Appeal | None] = relationship()
+    operator: Mapped[Operator | None] = relationship()
+
+
+class EligibilityStop(db.Model):
+    """An anonymous count of consumers stopped by the eligibility check, per day and reason."""
+
+    __tablename__ = "eligibility_stop"
+    __table_args__ = (sa.UniqueConstraint("day", "reason"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[dt.date]
+    reason: Mapped[str] = mapped_column(sa.String(32))
+    count: Mapped[int] = mapped_column(default=0)
+
+
+class PiiView(db.Model):
+    """A record that a user looked at a full, unmasked personal value."""
+
+    __tablename__ = "pii_view"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appeal_id: Mapped[int] = mapped_column(sa.ForeignKey("appeal.id"), index=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"))
+    field: Mapped[str] = mapped_column(sa.String(32))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class OutboxJob(db.Model):
+    """A background job recorded with the change that needs it, handed to rq after commit."""
+
+    __tablename__ = "outbox_job"
+    __table_args__ = (sa.Index("ix_outbox_status", "status", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(64))
+    args: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    dedupe_key: Mapped[str | None] = mapped_column(sa.String(128), unique=True)
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending")  # pending enqueued done failed
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    enqueued_at: Mapped[dt.datetime | None]
+    finished_at: Mapped[dt.datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str] = mapped_column(sa.Text, default="")
+    rq_job_id: Mapped[str | None] = mapped_column(sa.String(64))
+
+
+class Notification(db.Model):
+    """A message sent (or attempted) to a consumer, an operator or staff."""
+
+    __tablename__ = "notification"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appeal_id: Mapped[int | None] = mapped_column(sa.ForeignKey("appeal.id"), index=True)
+    event_key: Mapped[str] = mapped_column(sa.String(128), unique=True)
+    channel: Mapped[str] = mapped_column(sa.String(8))  # email sms
+    recipient: Mapped[str] = mapped_column(sa.String(200))
+    subject: Mapped[str] = mapped_column(sa.String(300), default="")
+    body: Mapped[str] = mapped_column(sa.Text, default="")
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending")
+    error: Mapped[str] = mapped_column(sa.Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[dt.datetime | None]
+
+
+class SubscriberCount(db.Model):
+    """An operator's subscriber count for a period, for the per-million-users rate."""
+
+    __tablename__ = "subscriber_count"
+    __table_args__ = (sa.UniqueConstraint("operator_id", "period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    operator_id: Mapped[int] = mapped_column(sa.ForeignKey("operator.id"))
+    period: Mapped[str] = mapped_column(sa.String(8))
+    count: Mapped[int] = mapped_column(sa.BigInteger)
+
+    operator: Mapped[Operator] = relationship()
+
+
+class Baseline(db.Model):
+    """Published figures of a period from before the system, so 同比 works from the first period."""
+
+    __tablename__ = "baseline"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period: Mapped[str] = mapped_column(sa.String(8), unique=True)
+    figures: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    entered_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    entered_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class BulletinRevision(db.Model):
+    """A numbered snapshot of a period's figures; a published one never changes."""
+
+    __tablename__ = "bulletin_revision"
+    __table_args__ = (sa.UniqueConstraint("period", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period: Mapped[str] = mapped_column(sa.String(8), index=True)
+    number: Mapped[int]
+    figures: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    paragraph: Mapped[str] = mapped_column(sa.Text, default="")
+    computed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    published_at: Mapped[dt.datetime | None]
+    published_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))

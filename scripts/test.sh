@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Runs the whole suite on SQLite, then again on PostgreSQL, with Redis for rate limits and jobs.
+# Without PostgreSQL or Redis it runs what it can and says loudly what it skipped;
+# with CI=true a missing service fails the run instead.
+set -u
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+PG_URL=${TEST_PG_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}
+REDIS=${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}
+CI=${CI:-false}
+status=0
+skipped=()
+
+if $PY - "$REDIS" <<'PY' 2>/dev/null; then
+import sys, redis
+redis.Redis.from_url(sys.argv[1], socket_connect_timeout=2).ping()
+PY
+  export TEST_REDIS_URL=$REDIS
+else
+  unset TEST_REDIS_URL
+  skipped+=("Redis at $REDIS is unreachable: the Redis tests (rate limits on Redis, rq worker) are SKIPPED")
+fi
+
+pg_ok=0
+if $PY - "$PG_URL" <<'PY' 2>/dev/null; then
+import sys, psycopg
+psycopg.connect(sys.argv[1].replace("+psycopg", ""), connect_timeout=3).close()
+PY
+  pg_ok=1
+else
+  skipped+=("PostgreSQL at $PG_URL is unreachable: the PostgreSQL pass is SKIPPED")
+fi
+
+if [ "$CI" = "true" ] && [ ${#skipped[@]} -gt 0 ]; then
+  for s in "${skipped[@]}"; do echo "ERROR: $s" >&2; done
+  echo "ERROR: CI=true needs PostgreSQL and Redis" >&2
+  exit 1
+fi
+
+echo "=== pass 1: SQLite ==="
+TEST_DATABASE_URL= $PY -m pytest -q -p no:cacheprovider "$@" || status=1
+
+if [ $pg_ok = 1 ]; then
+  echo "=== pass 2: PostgreSQL ==="
+  TEST_DATABASE_URL=$PG_URL $PY -m pytest -q -p no:cacheprovider "$@" || status=1
+fi
+
+if [ ${#skipped[@]} -gt 0 ]; then
+  echo
+  echo "################################################################"
+  for s in "${skipped[@]}"; do echo "# WARNING: $s"; done
+  echo "################################################################"
+fi
+exit $status

@@ -1,0 +1,1 @@
+"""The case lifecycle, the working-day calendar and the background jobs."""

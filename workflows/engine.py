@@ -1,0 +1,274 @@
+"""Applies the lifecycle table to a case: checks, clocks, side records and the audit event.
+
+Every change of a case's state goes through `perform`. It changes the session
+only; the caller commits, so the change and its audit record land together.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import gettext as _
+
+from cases import codes
+from cases.db import db
+from cases.models import Appeal, CaseEvent, Deadline, Operator, Referral, Settlement, User, utcnow
+from workflows import calendar, lifecycle, outbox
+from workflows.lifecycle import DEADLINE_DEFAULTS, DEADLINES, Transition
+
+
+class LifecycleError(Exception):
+    """Base of the refusals; `status` is the HTTP status an API answers with."""
+
+    status = 409
+
+    def __init__(self, message: str, errors: dict[str, list[str]] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.errors = errors or {}
+
+
+class ActionNotAllowed(LifecycleError):
+    status = 409
+
+
+class RoleNotAllowed(LifecycleError):
+    status = 403
+
+
+class StaleCase(LifecycleError):
+    status = 409
+
+
+class InvalidFields(LifecycleError):
+    status = 422
+
+
+def setting(name: str) -> Any:
+    """A lifecycle setting from the app config, or the table's default."""
+    return current_app.config.get(name, DEADLINE_DEFAULTS.get(name))
+
+
+def clean_fields(t: Transition, data: dict[str, Any]) -> dict[str, Any]:
+    """Validate and convert the fields an action asks for; raises InvalidFields naming each bad one."""
+    errors: dict[str, list[str]] = {}
+    cleaned: dict[str, Any] = {}
+    for f in t.fields:
+        raw = data.get(f.name)
+        if isinstance(raw, str):
+            raw = raw.strip()
+        if raw in (None, "") and f.kind != "bool":
+            if f.required:
+                errors[f.name] = [_("此项为必填项。")]
+            continue
+        try:
+            cleaned[f.name] = _convert(f, raw)
+        except ValueError as exc:
+            errors[f.name] = [str(exc)]
+    if errors:
+        raise InvalidFields(_("请检查填写的内容。"), errors)
+    return cleaned
+
+
+def _convert(f: lifecycle.Field, raw: Any) -> Any:
+    if f.kind == "text":
+        text = str(raw)
+        if len(text) > 5000:
+            raise ValueError(_("内容过长（最多5000字）。"))
+        return text
+    if f.kind == "bool":
+        return raw in (True, "true", "True", "1", "on", "y", "yes", 1)
+    if f.kind == "date":
+        if isinstance(raw, dt.date):
+            return raw
+        try:
+            return dt.date.fromisoformat(str(raw))
+        except ValueError:
+            raise ValueError(_("日期格式应为 YYYY-MM-DD。")) from None
+    if f.kind == "money":
+        try:
+            value = Decimal(str(raw)).quantize(Decimal("0.01"))
+        except (InvalidOperation, ValueError):
+            raise ValueError(_("请输入金额，例如 50.00。")) from None
+        if value < 0 or value > Decimal("10000000"):
+            raise ValueError(_("金额应在 0 到 10000000 元之间。"))
+        return value
+    if f.kind.startswith("choice:"):
+        kind = f.kind.split(":", 1)[1]
+        if str(raw) not in codes.ALL[kind]:
+            raise ValueError(_("请选择有效的选项。"))
+        return str(raw)
+    if f.kind == "operator":
+        op = db.session.scalar(sa.select(Operator).where(Operator.code == str(raw), Operator.active))
+        if op is None:
+            raise ValueError(_("请选择有效的运营商。"))
+        return op
+    raise ValueError(f.kind)
+
+
+def perform(
+    appeal: Appeal,
+    action: str,
+    *,
+    role: str,
+    actor: User | None = None,
+    data: dict[str, Any] | None = None,
+    expected_version: int | None = None,
+    at: dt.datetime | None = None,
+    actor_kind: str | None = None,
+    enforce_roles: bool = True,
+) -> CaseEvent:
+    """Take `action` on `appeal` as `role`; returns the audit event. Raises a LifecycleError when refused."""
+    data = data or {}
+    state = appeal.status or "new"
+    t = lifecycle.transition_for(action, state)
+    if t is None:
+        if action not in lifecycle.ACTIONS:
+            raise ActionNotAllowed(_("没有这个操作：%(action)s", action=action))
+        raise ActionNotAllowed(
+            _(
+                "案件当前状态为“%(state)s”，不能执行“%(action)s”。",
+                state=state_name(state),
+                action=codes.name("action", action),
+            )
+        )
+    if enforce_roles and role not in t.roles:
+        raise RoleNotAllowed(_("您的角色无权执行此操作。"))
+    if expected_version is not None and appeal.version is not None and int(expected_version) != appeal.version:
+        raise StaleCase(_("案件已被他人更新，请刷新页面后重试。"))
+    cleaned = clean_fields(t, data)
+    now = at or utcnow()
+
+    _side_records(appeal, t, cleaned, now)
+    _run_clocks(appeal, t, now)
+
+    appeal.status = t.target
+    if t.outcome:
+        appeal.outcome = t.outcome
+    if action == "reopen":
+        appeal.outcome = None
+        appeal.closed_at = None
+    if t.target in ("closed", "rejected", "withdrawn"):
+        appeal.closed_at = now
+    if action == "accept":
+        appeal.accepted_at = now
+
+    details = {
+        k: (v.code if isinstance(v, Operator) else str(v) if isinstance(v, (Decimal, dt.date)) else v)
+        for k, v in cleaned.items()
+    }
+    event = CaseEvent(
+        appeal=appeal,
+        action=action,
+        from_state=None if state == "new" else state,
+        to_state=t.target,
+        at=now,
+        actor_id=actor.id if actor else None,
+        actor_kind=actor_kind
+        or ("consumer" if role == lifecycle.CONSUMER else "operator" if role == lifecycle.OPERATOR else "staff"),
+        details=details,
+        public_message=_public_message(t, cleaned),
+        internal=not t.public,
+    )
+    db.session.add(event)
+    db.session.flush()
+    if action in NOTIFY_ACTIONS:
+        outbox.record("notify_case_event", {"event_id": event.id}, dedupe_key=f"notify-event-{event.id}")
+    return event
+
+
+NOTIFY_ACTIONS = frozenset(
+    {"accept", "reject", "refer", "settle", "acknowledge", "disagree", "end_mediation", "request_materials", "withdraw"}
+)
+
+
+def state_name(state: str) -> str:
+    """The Chinese or English name of a state, in the current language."""
+    from flask_babel import get_locale
+
+    s = lifecycle.STATES.get(state)
+    if s is None:
+        return state
+    return s.en if str(get_locale() or "zh").startswith("en") else s.zh
+
+
+def _public_message(t: Transition, cleaned: dict[str, Any]) -> str:
+    if t.action == "reject":
+        ground = codes.REJECTION_GROUNDS[cleaned["ground"]].zh
+        extra = cleaned.get("explanation") or ""
+        return f"不予受理理由：{ground}。{extra}".strip()
+    if t.action == "request_materials":
+        return f"请补充：{cleaned['missing']}"
+    if t.action == "end_mediation":
+        return cleaned["advice"]
+    if t.action == "withdraw":
+        return ""
+    return ""
+
+
+def _side_records(appeal: Appeal, t: Transition, cleaned: dict[str, Any], now: dt.datetime) -> None:
+    if t.action == "reject":
+        appeal.rejection_ground = cleaned["ground"]
+    elif t.action == "refer":
+        new_op = cleaned.get("operator")
+        if new_op is not None and new_op.id != appeal.operator_id:
+            appeal.operator = new_op
+            appeal.operator_id = new_op.id
+        for r in db.session.scalars(sa.select(Referral).where(Referral.appeal_id == appeal.id, Referral.active)):
+            r.active = False
+        rule = DEADLINES["operator_reply"]
+        due = calendar.due_after(now, setting(rule.amount_setting), setting(rule.working_setting))
+        db.session.add(Referral(appeal=appeal, operator_id=appeal.operator_id, referred_at=now, due_at=due))
+    elif t.action == "reply":
+        ref = db.session.scalar(
+            sa.select(Referral).where(Referral.appeal_id == appeal.id, Referral.active).order_by(Referral.id.desc())
+        )
+        if ref is not None:
+            ref.replied_at = now
+            ref.reply_text = cleaned["text"]
+    elif t.action == "settle":
+        db.session.add(
+            Settlement(
+                appeal=appeal,
+                refund_amount=cleaned.get("refund_amount") or Decimal("0"),
+                service_restored=cleaned.get("service_restored", False),
+                apology=cleaned.get("apology", False),
+                other_terms=cleaned.get("other_terms", ""),
+                perform_by=cleaned.get("perform_by"),
+                agreed_at=now,
+            )
+        )
+
+
+def _run_clocks(appeal: Appeal, t: Transition, now: dt.datetime) -> None:
+    open_clocks = {d.kind: d for d in appeal.deadlines if d.stopped_at is None}
+    for kind in t.stops:
+        d = open_clocks.pop(kind, None)
+        if d is not None:
+            d.stopped_at = now
+            if d.paused_at is not None:
+                d.paused_at = None
+            d.met = now <= d.due_at
+    for kind in t.pauses:
+        d = open_clocks.get(kind)
+        if d is not None and d.paused_at is None:
+            d.paused_at = now
+    for kind in t.resumes:
+        d = open_clocks.get(kind)
+        if d is not None and d.paused_at is not None:
+            rule = DEADLINES[kind]
+            d.due_at = calendar.extend(d.due_at, d.paused_at, now, setting(rule.working_setting))
+            d.paused_at = None
+    for kind in t.starts:
+        old = open_clocks.get(kind)
+        if old is not None:  # a re-referral replaces the running clock
+            old.stopped_at = now
+            old.met = now <= old.due_at
+        rule = DEADLINES[kind]
+        due = calendar.due_after(now, setting(rule.amount_setting), setting(rule.working_setting))
+        appeal.deadlines.append(Deadline(kind=kind, started_at=now, due_at=due))
+    appeal.overdue = any(d.stopped_at is None and d.paused_at is None and d.due_at < now for d in appeal.deadlines)

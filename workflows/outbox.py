@@ -1,0 +1,126 @@
+"""The job outbox: a job is a row written in the same transaction as the change that needs it.
+
+After the commit the row is handed to rq (or, without `REDIS_URL`, run inline in
+a fresh app context). If Redis is down at that moment the change is still
+committed, and the periodic `sweep_outbox` hands the job over later. A job runs
+through `execute`, which skips rows already done, so running one twice is harmless.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask, current_app, has_app_context
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from cases.db import db
+from cases.models import OutboxJob, utcnow
+
+log = logging.getLogger(__name__)
+
+JOBS: dict[str, Callable[..., Any]] = {}
+_PENDING = "outbox_pending"
+MAX_ATTEMPTS = 5
+
+
+def job(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a function as a background job under `name`; it takes ids and plain values only."""
+
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        JOBS[name] = fn
+        return fn
+
+    return register
+
+
+def record(name: str, args: dict[str, Any], dedupe_key: str | None = None) -> OutboxJob | None:
+    """Add a job to the current transaction; it is handed over after commit. A known dedupe key adds nothing."""
+    if dedupe_key is not None:
+        existing = db.session.scalar(sa.select(OutboxJob).where(OutboxJob.dedupe_key == dedupe_key))
+        if existing is not None:
+            return None
+    row = OutboxJob(name=name, args=args, dedupe_key=dedupe_key)
+    db.session.add(row)
+    db.session.flush()
+    db.session.info.setdefault(_PENDING, []).append(row.id)
+    return row
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    ids = session.info.pop(_PENDING, [])
+    if ids and has_app_context():
+        hand_over(current_app._get_current_object(), ids)
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def init_app(app: Flask) -> None:
+    """Nothing to bind per app: the session listeners above serve every app; kept for the factory's symmetry."""
+    app.extensions["appeals_outbox"] = JOBS
+
+
+def hand_over(app: Flask, ids: list[int]) -> None:
+    """Enqueue the jobs on rq, or run them inline when no Redis is configured."""
+    if app.config.get("REDIS_URL"):
+        from workflows import queue
+
+        for job_id in ids:
+            try:
+                queue.enqueue_outbox(app, job_id)
+            except Exception as exc:  # Redis down: the sweep hands it over later
+                log.warning("could not hand job %s to Redis: %s", job_id, exc)
+        return
+    for job_id in ids:
+        with app.app_context():
+            execute(job_id)
+
+
+def execute(job_id: int) -> None:
+    """Run one outbox job in the current app context; a done job is skipped; a failure is recorded and re-raised."""
+    row = db.session.get(OutboxJob, job_id)
+    if row is None or row.status == "done":
+        return
+    fn = JOBS.get(row.name)
+    row.attempts += 1
+    try:
+        if fn is None:
+            raise LookupError(f"no job named {row.name!r}")
+        fn(**row.args)
+    except Exception:
+        db.session.rollback()
+        row = db.session.get(OutboxJob, job_id)
+        row.attempts = (row.attempts or 0) + 1
+        row.error = traceback.format_exc(limit=5)[-4000:]
+        row.status = "failed" if row.attempts >= MAX_ATTEMPTS else "retrying"
+        db.session.commit()
+        if current_app.config.get("REDIS_URL"):
+            raise
+        log.exception("job %s (%s) failed", job_id, row.name)
+        return
+    row.status = "done"
+    row.finished_at = utcnow()
+    row.error = ""
+    db.session.commit()
+
+
+def stale_pending(older_than: dt.timedelta = dt.timedelta(seconds=60)) -> list[int]:
+    """Ids of jobs that were never handed over (or whose worker vanished)."""
+    cutoff = utcnow() - older_than
+    return list(
+        db.session.scalars(
+            sa.select(OutboxJob.id)
+            .where(OutboxJob.status.in_(("pending", "enqueued")), OutboxJob.created_at < cutoff)
+            .order_by(OutboxJob.id)
+            .limit(1000)
+        )
+    )
