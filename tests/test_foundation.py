@@ -45,10 +45,11 @@ def _scratch_database_url(tmp_path) -> str:
     import psycopg
 
     base = DB_URL.replace("+psycopg", "")
+    name = DB_URL.rsplit("/", 1)[1] + "_migration_check"  # per test database, so parallel runs do not collide
     with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS appeals_migration_check")
-        conn.execute("CREATE DATABASE appeals_migration_check")
-    return DB_URL.rsplit("/", 1)[0] + "/appeals_migration_check"
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return DB_URL.rsplit("/", 1)[0] + "/" + name
 
 
 def test_migrations_build_exactly_the_models_schema(app, tmp_path):

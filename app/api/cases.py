@@ -1,0 +1,3 @@
+"""The staff and operator API: cases and lifecycle actions."""
+
+from app.api import bp  # noqa: F401
