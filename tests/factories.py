@@ -1,0 +1,75 @@
+"""Test data: appeals created directly and submitted through the engine, as a consumer would."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from cases.models import Appeal, Operator, utcnow
+from cases.numbering import next_case_no
+from workflows import engine
+
+# The steps that bring a received appeal to each state (action, role, data).
+PATHS: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
+    "received": [],
+    "awaiting_materials": [("request_materials", "clerk", {"missing": "缴费凭证"})],
+    "accepted": [("accept", "clerk", {})],
+    "referred": [("accept", "clerk", {}), ("refer", "mediator", {})],
+    "replied": [("accept", "clerk", {}), ("refer", "mediator", {}), ("reply", "operator", {"text": "已核实"})],
+    "mediating": [
+        ("accept", "clerk", {}),
+        ("refer", "mediator", {}),
+        ("reply", "operator", {"text": "已核实"}),
+        ("mediate", "mediator", {}),
+    ],
+    "settled": [
+        ("accept", "clerk", {}),
+        ("refer", "mediator", {}),
+        ("reply", "operator", {"text": "已核实"}),
+        ("settle", "mediator", {"refund_amount": "30", "perform_by": "2026-12-31"}),
+    ],
+    "closed": [
+        ("accept", "clerk", {}),
+        ("refer", "mediator", {}),
+        ("reply", "operator", {"text": "已核实"}),
+        ("acknowledge", "mediator", {}),
+    ],
+    "rejected": [("reject", "clerk", {"ground": "art11_1"})],
+    "withdrawn": [("withdraw", "clerk", {"reason": "已自行解决"})],
+}
+
+
+def operator(code: str = "cmcc_jl") -> Operator:
+    """A reference operator by code."""
+    return db.session.scalar(sa.select(Operator).where(Operator.code == code))
+
+
+def make_appeal(
+    *, state: str = "received", at: dt.datetime | None = None, operator_code: str = "cmcc_jl", **overrides: Any
+) -> Appeal:
+    """A submitted appeal (committed), moved through the engine to `state`; fields may be overridden."""
+    at = at or utcnow()
+    values: dict[str, Any] = {
+        "complainant_name": "张三",
+        "phone": "13800138000",
+        "id_number": "220102199001011234",
+        "address": "吉林省长春市朝阳区人民大街100号",
+        "email": "zhangsan@example.com",
+        "service_type": "mobile",
+        "service_number": "13800138000",
+        "category": "charging",
+        "request": "退还多收的费用",
+        "facts": "本月话费账单多扣了流量费",
+        "received_at": at,
+    }
+    values.update(overrides)
+    appeal = Appeal(case_no=next_case_no("JL", at), operator=operator(operator_code), **values)
+    db.session.add(appeal)
+    engine.perform(appeal, "submit", role="consumer", at=at)
+    for action, role, data in PATHS[state]:
+        engine.perform(appeal, action, role=role, data=data, at=at)
+    db.session.commit()
+    return appeal
