@@ -300,6 +300,8 @@ class Contact(db.Model):
     topic: Mapped[str] = mapped_column(sa.String(200), default="")
     notes: Mapped[str] = mapped_column(sa.Text, default="")
     answer: Mapped[str] = mapped_column(sa.Text, default="")
+    # Art. 13 triage: did the caller complain to the operator first (None: not asked, e.g. a policy question)
+    complained_to_operator: Mapped[bool | None]
     # follow-up call fields
     callee: Mapped[str] = mapped_column(sa.String(16), default="")  # consumer or operator
     reached: Mapped[bool | None]

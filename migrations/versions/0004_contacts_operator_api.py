@@ -4,8 +4,8 @@ Revision ID: 0004
 Revises: 0003
 """
 
-from alembic import op  # noqa: F401
-import sqlalchemy as sa  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 revision = "0004"
 down_revision = "0003"
@@ -14,8 +14,12 @@ depends_on = None
 
 
 def upgrade():
-    """No change yet."""
+    """Record the Art. 13 triage answer on a contact."""
+    with op.batch_alter_table("contact") as batch:
+        batch.add_column(sa.Column("complained_to_operator", sa.Boolean(), nullable=True))
 
 
 def downgrade():
-    """No change yet."""
+    """Drop the triage column."""
+    with op.batch_alter_table("contact") as batch:
+        batch.drop_column("complained_to_operator")
