@@ -31,7 +31,11 @@ run: $(RUN_STAMP) translations
 	$(BIN)/flask seed --demo
 	$(BIN)/flask run --host 127.0.0.1 --port 5000
 
-test: $(DEV_STAMP) translations
+# axe-core for the browser tests (from the npm registry, pinned in package-lock.json).
+node_modules/axe-core/axe.min.js: package.json package-lock.json
+	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund --silent; else echo "WARNING: npm missing: accessibility checks will be skipped"; fi
+
+test: $(DEV_STAMP) translations node_modules/axe-core/axe.min.js
 	bash scripts/test.sh
 
 lint: $(DEV_STAMP)
