@@ -125,6 +125,8 @@ class Appeal(db.Model):
     __table_args__ = (
         sa.Index("ix_appeal_service_operator", "service_number", "operator_id"),
         sa.Index("ix_appeal_status_received", "status", "received_at"),
+        # Words in the facts: a trigram GIN index on PostgreSQL (ILIKE '%词%'), a plain index elsewhere.
+        sa.Index("ix_appeal_facts_trgm", "facts", postgresql_using="gin", postgresql_ops={"facts": "gin_trgm_ops"}),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -416,3 +418,11 @@ class BulletinRevision(db.Model):
     computed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     published_at: Mapped[dt.datetime | None]
     published_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+
+
+# The trigram index on appeal.facts needs pg_trgm; create_all (tests, fresh installs) adds it first.
+sa.event.listen(
+    Appeal.__table__,
+    "before_create",
+    sa.DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql"),
+)
