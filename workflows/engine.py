@@ -121,8 +121,13 @@ def perform(
     at: dt.datetime | None = None,
     actor_kind: str | None = None,
     enforce_roles: bool = True,
+    notify: bool = True,
 ) -> CaseEvent:
-    """Take `action` on `appeal` as `role`; returns the audit event. Raises a LifecycleError when refused."""
+    """Take `action` on `appeal` as `role`; returns the audit event. Raises a LifecycleError when refused.
+
+    `notify=False` (the historical import) records no notification job and leaves the flush to the caller,
+    so a batch of imported cases is written in one flush.
+    """
     data = data or {}
     state = appeal.status or "new"
     t = lifecycle.transition_for(action, state)
@@ -175,6 +180,8 @@ def perform(
         internal=not t.public,
     )
     db.session.add(event)
+    if not notify:
+        return event
     db.session.flush()
     if action in NOTIFY_ACTIONS:
         outbox.record("notify_case_event", {"event_id": event.id}, dedupe_key=f"notify-event-{event.id}")
@@ -218,15 +225,17 @@ def _side_records(appeal: Appeal, t: Transition, cleaned: dict[str, Any], now: d
         if new_op is not None and new_op.id != appeal.operator_id:
             appeal.operator = new_op
             appeal.operator_id = new_op.id
-        for r in db.session.scalars(sa.select(Referral).where(Referral.appeal_id == appeal.id, Referral.active)):
+        for r in _active_referrals(appeal):
             r.active = False
         rule = DEADLINES["operator_reply"]
         due = calendar.due_after(now, setting(rule.amount_setting), setting(rule.working_setting))
-        db.session.add(Referral(appeal=appeal, operator_id=appeal.operator_id, referred_at=now, due_at=due))
+        referral = Referral(appeal=appeal, operator_id=appeal.operator_id, referred_at=now, due_at=due)
+        db.session.add(referral)
+        if appeal.id is None:  # a case built in this transaction (the import): remember it until the flush
+            appeal.__dict__.setdefault("_unflushed_referrals", []).append(referral)
     elif t.action == "reply":
-        ref = db.session.scalar(
-            sa.select(Referral).where(Referral.appeal_id == appeal.id, Referral.active).order_by(Referral.id.desc())
-        )
+        active = _active_referrals(appeal)
+        ref = active[-1] if active else None
         if ref is not None:
             ref.replied_at = now
             ref.reply_text = cleaned["text"]
@@ -242,6 +251,21 @@ def _side_records(appeal: Appeal, t: Transition, cleaned: dict[str, Any], now: d
                 agreed_at=now,
             )
         )
+
+
+def _active_referrals(appeal: Appeal) -> list[Referral]:
+    """The appeal's active referrals, oldest first, including any added before the appeal's first flush."""
+    found: list[Referral] = []
+    if appeal.id is not None:
+        found = list(
+            db.session.scalars(
+                sa.select(Referral).where(Referral.appeal_id == appeal.id, Referral.active).order_by(Referral.id)
+            )
+        )
+    for r in appeal.__dict__.get("_unflushed_referrals", ()):
+        if r.active and all(r is not f for f in found):
+            found.append(r)
+    return found
 
 
 def _run_clocks(appeal: Appeal, t: Transition, now: dt.datetime) -> None:
