@@ -21,11 +21,12 @@ def test_elder_mode_doubles_the_text_without_horizontal_scroll_at_phone_width(li
     context = browser.new_context(locale="zh-CN", viewport={"width": 375, "height": 800})
     page = context.new_page()
     page.goto(live_server.url + "/")
-    normal = page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)")
+    size = "parseFloat(getComputedStyle(document.querySelector('main p')).fontSize)"
+    normal = page.evaluate(size)
     page.get_by_role("button", name="关怀模式（大字）").click()
     page.wait_for_load_state()
-    assert page.locator("body").get_attribute("class").strip().startswith("elder")
-    elder = page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)")
+    assert page.locator("html").get_attribute("class") == "elder"
+    elder = page.evaluate(size)
     assert elder == 2 * normal
     overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 0
