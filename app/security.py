@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import sqlalchemy as sa
+from sqlalchemy.exc import OperationalError
 from flask import Flask, abort, g, jsonify, redirect, request, url_for
 from flask_login import current_user
 
@@ -58,6 +59,8 @@ def _enforce() -> None:
     if endpoint is None:  # 404 and 405 are answered by their handlers
         return
     _identify()
+    if g.get("database_down"):
+        abort(503)
     allowed = permissions.roles_for(endpoint)
     if allowed == permissions.PUBLIC:
         return
@@ -80,6 +83,11 @@ def init_app(app: Flask) -> None:
         try:
             user = db.session.get(User, int(user_id))
         except (TypeError, ValueError):
+            return None
+        except OperationalError:
+            # The database is away: remember it, so the request ends in a 503 rather than a sign-in page.
+            db.session.rollback()
+            g.database_down = True
             return None
         return user if user is not None and user.active else None
 
