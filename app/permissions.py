@@ -31,6 +31,25 @@ ROUTES: dict[str, frozenset[str] | str] = {
     "staff.index": STAFF,
     # operator portal
     "operator.index": OPERATORS,
+    "operator.case_detail": OPERATORS,
+    "operator.reveal_phone": OPERATORS,
+    "operator.reply": OPERATORS,
+    "operator.propose_settlement": OPERATORS,
+    "operator.terms_done": OPERATORS,
+    "operator.material_download": OPERATORS,
+    # contacts and follow-up calls (staff blueprint)
+    "staff.contacts_list": CASEWORK,
+    "staff.contact_new": frozenset({CLERK, SUPERVISOR}),
+    "staff.contact_detail": CASEWORK,
+    "staff.contact_convert": frozenset({CLERK, SUPERVISOR}),
+    "staff.case_calls_page": CASEWORK,
+    "staff.terms_unperformed": CASEWORK,
+    # staff and operator API
+    "api.cases_list": SIGNED_IN,
+    "api.case_detail": SIGNED_IN,
+    "api.case_action": SIGNED_IN,
+    "api.contacts_list": STAFF,
+    "api.contacts_create": CASEWORK,
     # api (public part)
     "api.openapi_document": PUBLIC,
 }
