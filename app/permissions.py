@@ -27,6 +27,14 @@ ROUTES: dict[str, frozenset[str] | str] = {
     "public.index": PUBLIC,
     "public.set_language": PUBLIC,
     "public.toggle_elder_mode": PUBLIC,
+    "public.eligibility_check": PUBLIC,
+    "public.new_appeal": PUBLIC,
+    "public.receipt": PUBLIC,
+    "public.track": PUBLIC,
+    "public.case_status": PUBLIC,
+    "public.add_materials": PUBLIC,
+    "public.withdraw": PUBLIC,
+    "public.forget_case": PUBLIC,
     # staff console
     "staff.index": STAFF,
     # operator portal
@@ -52,6 +60,12 @@ ROUTES: dict[str, frozenset[str] | str] = {
     "api.contacts_create": CASEWORK,
     # api (public part)
     "api.openapi_document": PUBLIC,
+    "api.public_operators": PUBLIC,
+    "api.public_categories": PUBLIC,
+    "api.public_file_appeal": PUBLIC,
+    "api.public_appeal": PUBLIC,
+    "api.public_add_material": PUBLIC,
+    "api.public_withdraw": PUBLIC,
 }
 
 

@@ -1,0 +1,63 @@
+"""The consumer's actions on a case file, shared by the portal and the API: file, add materials, withdraw, view."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from flask import current_app
+from flask_babel import gettext as _
+
+from cases import intake, materials, tracking
+from cases.models import Appeal, Material, utcnow
+from workflows import calendar, engine, lifecycle
+from workflows.lifecycle import CONSUMER
+
+
+def today_local() -> dt.date:
+    """Today's date in Asia/Shanghai, the date every rule about 'today' uses."""
+    return calendar.local_date(utcnow())
+
+
+def real_files(files: Iterable[Any]) -> list[Any]:
+    """The uploads that carry a file (a browser sends an empty part when none was chosen)."""
+    return [f for f in files if f is not None and getattr(f, "filename", "")]
+
+
+def submit_appeal(cleaned: Mapping[str, Any], files: Iterable[Any] = ()) -> intake.Filed:
+    """Create an online appeal, submit it (starting the decision clock) and store its files; the caller commits."""
+    filed = intake.file_appeal(cleaned, prefix=current_app.config["CASE_PREFIX"], channel="online")
+    engine.perform(filed.appeal, "submit", role=CONSUMER, at=filed.appeal.received_at)
+    for f in real_files(files):
+        materials.store_material(filed.appeal, f, source="consumer")
+    return filed
+
+
+def add_materials(appeal: Appeal, files: Iterable[Any]) -> list[Material]:
+    """Store files the consumer adds to an open case; a case waiting for materials goes back to review."""
+    if appeal.status not in lifecycle.OPEN_STATES:
+        raise engine.ActionNotAllowed(_("申诉已结束，不能再补充材料。"))
+    stored = [materials.store_material(appeal, f, source="consumer") for f in real_files(files)]
+    if stored and appeal.status == "awaiting_materials":
+        engine.perform(appeal, "receive_materials", role=CONSUMER)
+    return stored
+
+
+def withdraw(appeal: Appeal, reason: str) -> None:
+    """Withdraw the appeal (撤回) with the consumer's reason; the caller commits."""
+    engine.perform(appeal, "withdraw", role=CONSUMER, data={"reason": reason})
+
+
+def case_view(appeal: Appeal, lang: str) -> dict[str, Any]:
+    """The consumer's view of a case with the state and clock names in the page's language."""
+    view = tracking.public_view(appeal, lang)
+    state = lifecycle.STATES.get(appeal.status)
+    en = lang == "en"
+    view["status_name"] = (state.en if en else state.zh) if state else appeal.status
+    view["status_text"] = (state.public_en if en else state.public_zh) if state else ""
+    view["open"] = appeal.status in lifecycle.OPEN_STATES
+    for d in view["deadlines"]:
+        rule = lifecycle.DEADLINES.get(d["kind"])
+        d["name"] = (rule.en if en else rule.zh) if rule else d["kind"]
+    return view

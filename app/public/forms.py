@@ -1,0 +1,185 @@
+"""The consumer's forms. Their fields carry no rules of their own: `validate` hands the typed values to
+`cases.eligibility` / `cases.intake` (the rules the API uses too) and puts each message next to its field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import MultipleFileField
+from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.widgets import DateInput
+
+from app.i18n import is_english
+from app.public.casefile import today_local
+from cases import codes, eligibility, intake, reference
+from cases.validation import FieldError, check_not_future, clean_text, parse_bool, parse_date
+
+YES_NO = [("yes", _l("是")), ("no", _l("否"))]
+
+
+def _required_flag(field: Any) -> None:
+    field.flags.required = True
+
+
+def _code_choices(table: dict[str, codes.Code]) -> list[tuple[str, str]]:
+    en = is_english()
+    return [("", _l("请选择"))] + [(c.code, c.en if en else c.zh) for c in table.values()]
+
+
+def _yes_no(label) -> RadioField:
+    return RadioField(label, choices=YES_NO, validate_choice=False)
+
+
+class EligibilityForm(FlaskForm):
+    """The questions before the appeal form (Art. 10, 11, 13)."""
+
+    complained_to_operator = _yes_no(_l("您是否已经就这个问题向运营商投诉过？"))
+    complaint_date = StringField(_l("向运营商投诉的日期"), widget=DateInput())
+    operator_replied = _yes_no(_l("运营商是否已经答复您？"))
+    satisfied = _yes_no(_l("您对运营商的处理结果满意吗？"))
+    event_date = StringField(_l("问题发生的日期"), widget=DateInput())
+    charging = _yes_no(_l("是否属于收费争议（如多扣费、乱收费、套餐资费不符）？"))
+    court_or_arbitration = _yes_no(_l("人民法院、仲裁机构、消费者协会或其他行政机关是否已经受理或处理过这件事？"))
+    settled_and_performed = _yes_no(_l("您是否已经与运营商达成和解，并且运营商已经履行？"))
+
+    answers: eligibility.Answers
+
+    def validate(self, extra_validators=None) -> bool:
+        """Read the answers; every question that applies must be answered and every date be a real past date."""
+        ok = super().validate(extra_validators)
+        today = today_local()
+        values: dict[str, Any] = {}
+        for name in ("complained_to_operator", "operator_replied", "satisfied", "charging"):
+            values[name] = parse_bool(self[name].data)
+        for name in ("court_or_arbitration", "settled_and_performed"):
+            values[name] = parse_bool(self[name].data)
+        for name in ("complaint_date", "event_date"):
+            raw = (self[name].data or "").strip()
+            values[name] = None
+            if raw:
+                try:
+                    values[name] = check_not_future(parse_date(raw), today)
+                except FieldError as exc:
+                    self[name].errors.append(exc.message)
+                    ok = False
+        self.answers = eligibility.Answers(**values)
+        # A stop is decided as early as it can be, so a consumer who has not complained is not asked more.
+        if eligibility.evaluate(self.answers, today) is not None and not self.errors:
+            return ok
+        for name in eligibility.missing_answers(self.answers):
+            if not self[name].errors:
+                self[name].errors.append(str(_l("请回答这个问题。")))
+            ok = False
+        return ok
+
+
+class AppealForm(FlaskForm):
+    """The appeal itself (Art. 12)."""
+
+    complainant_name = StringField(_l("姓名"), render_kw={"autocomplete": "name", "maxlength": 50})
+    phone = StringField(_l("联系电话"), render_kw={"type": "tel", "inputmode": "tel", "autocomplete": "tel"})
+    id_number = StringField(_l("身份证号码（选填）"), render_kw={"autocomplete": "off", "maxlength": 18})
+    address = StringField(_l("联系地址"), render_kw={"autocomplete": "street-address", "maxlength": 200})
+    postcode = StringField(
+        _l("邮政编码"), render_kw={"inputmode": "numeric", "autocomplete": "postal-code", "maxlength": 6}
+    )
+    email = StringField(_l("电子邮箱（选填）"), render_kw={"type": "email", "autocomplete": "email"})
+    operator = SelectField(_l("被申诉的运营商"), validate_choice=False)
+    service_type = SelectField(_l("业务类型"), validate_choice=False)
+    service_number = StringField(_l("涉及的号码（手机号、固话号或宽带账号）"), render_kw={"maxlength": 40})
+    category = SelectField(_l("申诉类别"), validate_choice=False)
+    event_date = StringField(_l("问题发生的日期"), widget=DateInput())
+    operator_complaint_date = StringField(_l("向运营商投诉的日期"), widget=DateInput())
+    operator_ticket_no = StringField(_l("运营商投诉工单号（选填）"), render_kw={"maxlength": 64})
+    request = TextAreaField(_l("申诉请求（希望如何解决）"), render_kw={"maxlength": 1000})
+    facts = TextAreaField(_l("事实和理由"), render_kw={"maxlength": 5000, "rows": 8})
+    materials = MultipleFileField(_l("证明材料（选填，可多选）"))
+    pledge = BooleanField(_l("我承诺所填内容真实，并对其真实性负责。"))
+
+    cleaned: dict[str, Any]
+    eligibility_errors: list[str]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.operator.choices = [("", _l("请选择"))] + [(o.code, o.name) for o in reference.active_operators()]
+        self.service_type.choices = _code_choices(codes.SERVICE_TYPES)
+        self.category.choices = _code_choices(codes.CATEGORIES)
+        for name in intake.REQUIRED_TEXT + ("operator", "service_type", "category", "event_date"):
+            _required_flag(self[name])
+        for name in ("operator_complaint_date", "pledge"):
+            _required_flag(self[name])
+        self.eligibility_errors = []
+
+    def raw(self) -> dict[str, Any]:
+        """What was typed, by the intake's field names."""
+        data = {name: self[name].data for name in intake.FIELDS if name != "pledge"}
+        data["pledge"] = bool(self.pledge.data)
+        return data
+
+    def validate_with(self, answers: eligibility.Answers, extra_validators=None) -> bool:
+        """Check every field with the intake rules, then the eligibility rules with the form's dates."""
+        ok = super().validate(extra_validators)
+        today = today_local()
+        try:
+            self.cleaned = intake.clean_appeal(self.raw(), today)
+            intake.check_eligibility(answers, self.cleaned, today)
+        except intake.IntakeErrors as exc:
+            for name, messages in exc.errors.items():
+                if name in self._fields:
+                    self[name].errors = list(self[name].errors) + messages
+                else:
+                    self.eligibility_errors.extend(messages)
+            return False
+        return ok
+
+
+class TrackForm(FlaskForm):
+    """Case number and access code."""
+
+    case_no = StringField(_l("案件编号"), render_kw={"autocomplete": "off", "autocapitalize": "characters"})
+    access_code = StringField(
+        _l("查询码"), render_kw={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"}
+    )
+
+    def validate(self, extra_validators=None) -> bool:
+        """Both must be given; whether they match is decided by the lookup."""
+        ok = super().validate(extra_validators)
+        for name in ("case_no", "access_code"):
+            try:
+                self[name].data = clean_text(self[name].data, max_length=64)
+            except FieldError as exc:
+                self[name].errors.append(exc.message)
+                ok = False
+                continue
+            if not self[name].data:
+                self[name].errors.append(str(_l("此项为必填项。")))
+                ok = False
+        return ok
+
+
+class MaterialsForm(FlaskForm):
+    """Files added to an open case."""
+
+    materials = MultipleFileField(_l("选择文件（可多选）"))
+
+
+class WithdrawForm(FlaskForm):
+    """Withdrawal (撤回): the reason, then a confirmation step."""
+
+    reason = TextAreaField(_l("撤回原因"))
+    confirm = HiddenField()
+
+    def validate(self, extra_validators=None) -> bool:
+        """A reason is required (at most 1000 characters)."""
+        ok = super().validate(extra_validators)
+        try:
+            self.reason.data = clean_text(self.reason.data, max_length=1000, multiline=True)
+        except FieldError as exc:
+            self.reason.errors.append(exc.message)
+            return False
+        if not self.reason.data:
+            self.reason.errors.append(str(_l("请填写撤回原因。")))
+            return False
+        return ok
