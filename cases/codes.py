@@ -118,6 +118,10 @@ ACTIONS = _table(
     # Added codes (the domain allows new codes, never renamed ones).
     ("submit", "提交申诉", "Appeal submitted"),
     ("close", "办结", "Close"),
+    # Audit-only events (no state change).
+    ("callback", "回访呼出", "Follow-up call"),
+    ("propose_settlement", "企业提出和解方案", "Operator proposed settlement terms"),
+    ("terms_done", "企业报告已履行", "Operator reported the terms carried out"),
 )
 
 ALL = {

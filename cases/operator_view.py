@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 
 from cases.db import db
 from cases.models import Appeal, CaseEvent, Material, PiiView, Referral, Settlement, User, utcnow
@@ -11,20 +12,38 @@ from cases.models import Appeal, CaseEvent, Material, PiiView, Referral, Settlem
 FOLLOWING_STATES = ("referred", "replied", "mediating", "settled")
 
 
-def _current_referral_operator() -> sa.ScalarSelect:
+def current_referral_id() -> sa.ScalarSelect:
+    """The id of the appeal's latest referral, as a subquery correlated to `Appeal`."""
+    latest = aliased(Referral)
     return (
-        sa.select(Referral.operator_id)
-        .where(Referral.appeal_id == Appeal.id)
-        .order_by(Referral.id.desc())
+        sa.select(latest.id)
+        .where(latest.appeal_id == Appeal.id)
+        .order_by(latest.id.desc())
         .limit(1)
+        .correlate(Appeal)
+        .scalar_subquery()
+    )
+
+
+def _current_referral_operator() -> sa.ScalarSelect:
+    latest = aliased(Referral)
+    return (
+        sa.select(latest.operator_id)
+        .where(latest.appeal_id == Appeal.id)
+        .order_by(latest.id.desc())
+        .limit(1)
+        .correlate(Appeal)
         .scalar_subquery()
     )
 
 
 def visible_to(operator_id: int) -> sa.ColumnElement[bool]:
     """The condition for an appeal an operator may see: an active referral to it, or it holds the current one."""
-    active = sa.exists().where(
-        Referral.appeal_id == Appeal.id, Referral.operator_id == operator_id, Referral.active.is_(True)
+    ref = aliased(Referral)
+    active = (
+        sa.exists()
+        .where(ref.appeal_id == Appeal.id, ref.operator_id == operator_id, ref.active.is_(True))
+        .correlate(Appeal)
     )
     current = sa.and_(Appeal.status.in_(FOLLOWING_STATES), _current_referral_operator() == operator_id)
     return sa.or_(active, current)
