@@ -1,11 +1,107 @@
-"""The staff console's pages."""
+"""The staff console's lists: the home page, the work queues, search and the supervisor dashboard."""
 
-from flask import render_template
+from __future__ import annotations
 
+import sqlalchemy as sa
+from flask import abort, g, render_template, request
+from flask_babel import lazy_gettext as _l
+
+from app.extensions import db
 from app.staff import bp
+from app.staff.forms import QueueFilterForm, SearchForm
+from cases import assignment, duplicates, queues, search
+from cases.models import Operator, User, utcnow
+from workflows import lifecycle
+
+QUEUE_TITLES = {
+    "new": _l("待受理"),
+    "mine": _l("我的案件"),
+    "waiting": _l("等待企业答复"),
+    "overdue": _l("已超期"),
+    "closed": _l("已办结"),
+}
+
+
+def _page_number() -> int:
+    raw = request.args.get("page", "1")
+    return max(int(raw), 1) if raw.isdigit() and len(raw) < 7 else 1
+
+
+def _case_rows(pagination) -> dict:
+    """The extra columns of a list page, each fetched for the whole page in one query."""
+    ids = [a.id for a in pagination.items]
+    return {"next_due": queues.next_due_for(ids), "similar": duplicates.similar_counts(ids), "now_utc": utcnow()}
+
+
+def _kept_args(form) -> dict[str, str]:
+    """The form's own query arguments, to carry into the pagination links."""
+    return {k: v for k, v in request.args.items() if k in form._fields and v}
 
 
 @bp.route("/")
 def index():
-    """The staff home page."""
-    return render_template("staff/index.html")
+    """The staff home page: the user's queues with their counts."""
+    counts = queues.queue_counts(g.user.id)
+    return render_template("staff/index.html", counts=counts, titles=QUEUE_TITLES)
+
+
+@bp.route("/queues/<name>")
+def queue(name: str):
+    """A work queue, filtered, sorted and paginated."""
+    if name not in queues.QUEUES:
+        abort(404)
+    form = QueueFilterForm(request.args)
+    operators = list(db.session.scalars(sa.select(Operator).order_by(Operator.id)))
+    staff = [
+        (u.id, u.full_name)
+        for u in db.session.scalars(
+            sa.select(User).where(User.role.in_(("clerk", "mediator", "supervisor"))).order_by(User.full_name)
+        )
+    ]
+    form.fill_choices(operators, staff)
+    form.validate()
+    sort = form.sort.data if form.sort.data in queues.SORTS else "deadline"
+    select = queues.queue_select(name, g.user.id, form.filters(), sort)
+    pagination = db.paginate(select, page=_page_number(), per_page=queues.PER_PAGE, error_out=False)
+    args = _kept_args(form)
+    return render_template(
+        "staff/queue.html",
+        name=name,
+        title=QUEUE_TITLES[name],
+        form=form,
+        pagination=pagination,
+        args=args,
+        states=lifecycle.STATES,
+        **_case_rows(pagination),
+    )
+
+
+@bp.route("/search", endpoint="search")
+def search_cases():
+    """Find cases by number, phone, service number or words in the facts."""
+    form = SearchForm(request.args)
+    form.fill_choices()
+    pagination = None
+    rows: dict = {"next_due": {}, "similar": {}, "now_utc": utcnow()}
+    if request.args.get("q") is not None and form.validate():
+        select = search.search_select(form.q.data, form.key.data or "any")
+        if select is not None:
+            pagination = db.paginate(select, page=_page_number(), per_page=queues.PER_PAGE, error_out=False)
+            rows = _case_rows(pagination)
+    args = _kept_args(form)
+    return render_template(
+        "staff/search.html", form=form, pagination=pagination, args=args, states=lifecycle.STATES, **rows
+    )
+
+
+@bp.route("/dashboard")
+def dashboard():
+    """The supervisor dashboard: counts by state, overdue clocks by kind, each mediator's open cases."""
+    return render_template(
+        "staff/dashboard.html",
+        by_state=queues.state_counts(),
+        overdue=queues.overdue_by_deadline(),
+        workload=assignment.workload(),
+        states=lifecycle.STATES,
+        deadlines=lifecycle.DEADLINES,
+    )

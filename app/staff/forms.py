@@ -1,0 +1,266 @@
+"""The staff console's forms: queue filters, search, notes, reveal, assignment, repeats, and the action forms.
+
+The action forms are built from the lifecycle table's `Field` list by one factory
+(`action_form_class`), so a new field in the table appears on the page by itself.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    DecimalField,
+    Field,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import (
+    AnyOf,
+    DataRequired,
+    Email,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
+
+from app.i18n import is_english
+from cases import codes, queues, search
+from cases.models import Operator
+from workflows import lifecycle
+
+
+def code_choices(kind: str, blank: str | None = None) -> list[tuple[str, str]]:
+    """(code, name) pairs of a code kind in the page's language, optionally after a blank choice."""
+    lang = "en" if is_english() else "zh"
+    rows = [(c.code, c.en if lang == "en" else c.zh) for c in codes.ALL[kind].values()]
+    return ([("", blank)] if blank is not None else []) + rows
+
+
+def state_choices(blank: str) -> list[tuple[str, str]]:
+    """(state, name) pairs of the lifecycle's states."""
+    en = is_english()
+    return [("", blank)] + [(s.code, s.en if en else s.zh) for s in lifecycle.STATES.values()]
+
+
+class GetForm(FlaskForm):
+    """A form read from the query string (no CSRF token: it changes nothing)."""
+
+    class Meta:
+        csrf = False
+
+
+class QueueFilterForm(GetForm):
+    state = SelectField(_l("状态"), validators=[Optional()])
+    operator = SelectField(_l("被申诉企业"), validators=[Optional()])
+    category = SelectField(_l("申诉类别"), validators=[Optional()])
+    received_from = DateField(_l("收到日期（起）"), validators=[Optional()])
+    received_to = DateField(_l("收到日期（止）"), validators=[Optional()])
+    assignee = SelectField(_l("承办人"), validators=[Optional()])
+    overdue = SelectField(_l("是否超期"), validators=[Optional()])
+    sort = SelectField(_l("排序"), validators=[Optional()])
+
+    def fill_choices(self, operators: list[Operator], staff: list[tuple[int, str]]) -> None:
+        """Set the select options (they depend on the language and the data)."""
+        self.state.choices = state_choices(str(_l("全部")))
+        self.operator.choices = [("", str(_l("全部")))] + [(str(o.id), o.display_name) for o in operators]
+        self.category.choices = code_choices("category", str(_l("全部")))
+        self.assignee.choices = [("", str(_l("全部")))] + [(str(i), name) for i, name in staff]
+        self.overdue.choices = [("", str(_l("全部"))), ("1", str(_l("已超期"))), ("0", str(_l("未超期")))]
+        self.sort.choices = [
+            ("deadline", str(_l("期限（最早在前）"))),
+            ("-deadline", str(_l("期限（最晚在前）"))),
+            ("received", str(_l("收到时间（最早在前）"))),
+            ("-received", str(_l("收到时间（最新在前）"))),
+        ]
+
+    def filters(self) -> queues.QueueFilters:
+        """The chosen filters (only the valid ones)."""
+
+        def as_int(value: str | None) -> int | None:
+            return int(value) if value and value.isdigit() else None
+
+        return queues.QueueFilters(
+            state=self.state.data or None,
+            operator_id=as_int(self.operator.data),
+            category=self.category.data or None,
+            received_from=self.received_from.data if not self.received_from.errors else None,
+            received_to=self.received_to.data if not self.received_to.errors else None,
+            assignee_id=as_int(self.assignee.data),
+            overdue={"1": True, "0": False}.get(self.overdue.data or ""),
+        )
+
+
+class SearchForm(GetForm):
+    q = StringField(_l("查找内容"), validators=[DataRequired(_l("请输入要查找的内容。")), Length(max=200)])
+    key = SelectField(_l("查找方式"), validators=[Optional()])
+
+    def fill_choices(self) -> None:
+        """The search keys in the page's language."""
+        names = {
+            "any": _l("全部（案件编号、电话、业务号码、事实描述）"),
+            "case_no": _l("案件编号（完整或开头部分）"),
+            "phone": _l("联系电话"),
+            "service_number": _l("业务号码"),
+            "facts": _l("事实描述中的词语"),
+        }
+        self.key.choices = [(k, str(names[k])) for k in search.KEYS]
+
+
+class NoteForm(FlaskForm):
+    text = TextAreaField(
+        _l("内部备注"),
+        validators=[DataRequired(_l("请填写备注内容。")), Length(max=5000, message=_l("内容过长（最多5000字）。"))],
+    )
+
+
+PII_FIELDS = ("phone", "id_number", "address", "email")
+
+
+class RevealForm(FlaskForm):
+    field = HiddenField(validators=[DataRequired()])
+
+
+class AssignForm(FlaskForm):
+    version = HiddenField()
+    mediator = SelectField(_l("调解员"), validators=[InputRequired(_l("请选择调解员。"))])
+
+
+class TakeForm(FlaskForm):
+    version = HiddenField()
+
+
+class RepeatForm(FlaskForm):
+    version = HiddenField()
+    original = SelectField(_l("与之重复的案件"), validators=[InputRequired(_l("请选择与之重复的案件。"))])
+
+
+class ActionFormBase(FlaskForm):
+    """The base of every generated action form: the case version it was rendered at."""
+
+    version = IntegerField(validators=[InputRequired(), NumberRange(min=0)])
+
+    def lifecycle_data(self) -> dict:
+        """The values to hand to the engine, as plain values."""
+        data = {}
+        for name, f in self._fields.items():
+            if name in ("version", "csrf_token"):
+                continue
+            value = f.data
+            if hasattr(value, "isoformat"):
+                value = value.isoformat()
+            data[name] = "" if value is None else value
+        return data
+
+
+def _wtf_field(f: lifecycle.Field) -> Field:
+    label = f.zh
+    validators = [InputRequired(_l("此项为必填项。"))] if f.required and f.kind != "bool" else [Optional()]
+    if f.kind == "bool":
+        return BooleanField(label)
+    if f.kind == "date":
+        return DateField(label, validators=validators, render_kw={"type": "date"})
+    if f.kind == "money":
+        return DecimalField(label, places=2, validators=validators + [NumberRange(min=0, max=10_000_000)])
+    if f.kind.startswith("choice:") or f.kind == "operator":
+        return SelectField(label, validators=validators, validate_choice=False)
+    return TextAreaField(label, validators=validators + [Length(max=5000, message=_l("内容过长（最多5000字）。"))])
+
+
+@cache
+def action_form_class(action: str, index: int) -> type[ActionFormBase]:
+    """The form class of one row of the lifecycle table (one generic factory, cached per row)."""
+    t = lifecycle.TRANSITIONS[index]
+    assert t.action == action
+    attrs = {f.name: _wtf_field(f) for f in t.fields}
+    return type(f"{action.title().replace('_', '')}Form", (ActionFormBase,), attrs)
+
+
+def action_form(t: lifecycle.Transition, operators: list[Operator], **kwargs) -> ActionFormBase:
+    """An instance of the action form of a transition, with its choices and labels in the page's language."""
+    form = action_form_class(t.action, lifecycle.TRANSITIONS.index(t))(prefix=t.action, **kwargs)
+    en = is_english()
+    for f in t.fields:
+        field = form[f.name]
+        field.label.text = f.en if en else f.zh
+        if f.kind.startswith("choice:"):
+            field.choices = code_choices(f.kind.split(":", 1)[1], str(_l("请选择")))
+        elif f.kind == "operator":
+            field.choices = [("", str(_l("不改派")))] + [(o.code, o.display_name) for o in operators]
+    return form
+
+
+PASSWORD_MIN = 10
+
+
+class UserCreateForm(FlaskForm):
+    username = StringField(
+        _l("用户名"),
+        validators=[
+            DataRequired(_l("请输入用户名。")),
+            Length(min=3, max=64, message=_l("用户名长度应为3到64个字符。")),
+            Regexp(r"^[A-Za-z0-9_.-]+$", message=_l("用户名只能包含字母、数字、点、下划线和连字符。")),
+        ],
+    )
+    full_name = StringField(_l("姓名"), validators=[DataRequired(_l("请输入姓名。")), Length(max=100)])
+    role = SelectField(_l("角色"), validators=[InputRequired(_l("请选择角色。"))])
+    operator = SelectField(_l("所属企业（企业联络员必填）"), validators=[Optional()])
+    email = StringField(_l("电子邮箱"), validators=[Optional(), Email(_l("请输入有效的电子邮箱。")), Length(max=200)])
+    password = PasswordField(
+        _l("初始密码"),
+        validators=[
+            DataRequired(_l("请输入密码。")),
+            Length(min=PASSWORD_MIN, max=200, message=_l("密码至少10个字符。")),
+        ],
+    )
+
+    def fill_choices(self, operators: list[Operator]) -> None:
+        """Roles and operators in the page's language."""
+        names = role_names()
+        self.role.choices = [("", str(_l("请选择")))] + [(r, names[r]) for r in names]
+        self.operator.choices = [("", str(_l("无")))] + [(o.code, o.display_name) for o in operators]
+
+    def validate_operator(self, field: Field) -> None:
+        """An operator liaison needs an operator; staff must not have one."""
+        if self.role.data == "operator" and not field.data:
+            raise ValidationError(_l("企业联络员必须选择所属企业。"))
+        if self.role.data != "operator" and field.data:
+            raise ValidationError(_l("只有企业联络员需要选择所属企业。"))
+
+
+def role_names() -> dict[str, str]:
+    """The roles with their names in the page's language."""
+    return {
+        "clerk": str(_l("受理员")),
+        "mediator": str(_l("调解员")),
+        "supervisor": str(_l("主管")),
+        "admin": str(_l("管理员")),
+        "operator": str(_l("企业联络员")),
+    }
+
+
+class ActiveForm(FlaskForm):
+    active = HiddenField(validators=[AnyOf(("0", "1"))])
+
+
+class ResetPasswordForm(FlaskForm):
+    """A button: the new temporary password is generated and shown once."""
+
+
+class TokenCreateForm(FlaskForm):
+    user = SelectField(_l("账户"), validators=[InputRequired(_l("请选择账户。"))])
+    label = StringField(_l("用途说明"), validators=[DataRequired(_l("请填写用途说明。")), Length(max=100)])
+
+
+class RevokeForm(FlaskForm):
+    """A button that revokes a token."""

@@ -1,0 +1,57 @@
+"""Finding appeals: by case number (exact or prefix), phone, service number, or words in the facts."""
+
+from __future__ import annotations
+
+import re
+
+import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
+
+from cases.models import Appeal
+
+KEYS = ("any", "case_no", "phone", "service_number", "facts")
+_CASE_NO = re.compile(r"^[A-Za-z]{1,4}\d{0,4}(-\d{0,6})?$")
+MAX_WORDS = 5
+
+
+def escape_like(text: str) -> str:
+    """Escape LIKE wildcards so user input matches literally (escape character: backslash)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _contains(column: sa.ColumnElement, word: str) -> sa.ColumnElement[bool]:
+    return column.ilike(f"%{escape_like(word)}%", escape="\\")
+
+
+def condition(text: str, key: str = "any") -> sa.ColumnElement[bool] | None:
+    """The WHERE clause for a search, or None when there is nothing to search for."""
+    text = (text or "").strip()[:200]
+    if not text:
+        return None
+    if key not in KEYS:
+        key = "any"
+    parts: list[sa.ColumnElement[bool]] = []
+    if key in ("any", "case_no") and (key == "case_no" or _CASE_NO.match(text)):
+        parts.append(Appeal.case_no.ilike(f"{escape_like(text)}%", escape="\\"))
+    compact = re.sub(r"[\s-]", "", text)
+    if key in ("any", "phone"):
+        parts.append(Appeal.phone == compact)
+    if key in ("any", "service_number"):
+        parts.append(Appeal.service_number == compact)
+    if key in ("any", "facts"):
+        words = text.split()[:MAX_WORDS]
+        parts.append(sa.and_(*[_contains(Appeal.facts, w) for w in words]))
+    return sa.or_(*parts)
+
+
+def search_select(text: str, key: str = "any") -> sa.Select | None:
+    """The matching appeals, newest first, with operator and assignee loaded; None for an empty search."""
+    where = condition(text, key)
+    if where is None:
+        return None
+    return (
+        sa.select(Appeal)
+        .options(joinedload(Appeal.operator), joinedload(Appeal.assignee))
+        .where(where)
+        .order_by(Appeal.received_at.desc(), Appeal.id.desc())
+    )
