@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.cli import AppGroup
 
+from app import cli_jobs
 from app.extensions import db
 from cases import accounts, reference
 from cases import demo as demo_data
@@ -87,3 +88,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(seed_command)
     app.cli.add_command(users_cli)
     app.cli.add_command(tokens_cli)
+    cli_jobs.register(app)

@@ -132,3 +132,18 @@ def csrf_token(html: str) -> str:
 @pytest.fixture
 def upload_dir(app) -> Path:
     return Path(app.config["UPLOAD_FOLDER"])
+
+
+@pytest.fixture
+def redis_app(app, monkeypatch):
+    """The app with jobs on the real Redis (TEST_REDIS_URL, flushed before and after); rq retries at once."""
+    from redis import Redis
+
+    if not REDIS_URL:
+        pytest.skip("TEST_REDIS_URL not set: Redis unavailable")
+    conn = Redis.from_url(REDIS_URL)
+    conn.flushdb()
+    monkeypatch.setitem(app.config, "REDIS_URL", REDIS_URL)
+    monkeypatch.setitem(app.config, "RQ_RETRY_INTERVALS", [0])
+    yield app
+    conn.flushdb()

@@ -229,7 +229,7 @@ def _side_records(appeal: Appeal, t: Transition, cleaned: dict[str, Any], now: d
             r.active = False
         rule = DEADLINES["operator_reply"]
         due = calendar.due_after(now, setting(rule.amount_setting), setting(rule.working_setting))
-        referral = Referral(appeal=appeal, operator_id=appeal.operator_id, referred_at=now, due_at=due)
+        referral = Referral(appeal=appeal, operator_id=appeal.operator_id, referred_at=now, due_at=due, active=True)
         db.session.add(referral)
         if appeal.id is None:  # a case built in this transaction (the import): remember it until the flush
             appeal.__dict__.setdefault("_unflushed_referrals", []).append(referral)

@@ -65,24 +65,63 @@ def _after_rollback(session: Session) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Nothing to bind per app: the session listeners above serve every app; kept for the factory's symmetry."""
+    """Register the jobs (importing their module fills `JOBS`); the session listeners above serve every app."""
+    from workflows import jobs  # noqa: F401
+
     app.extensions["appeals_outbox"] = JOBS
 
 
 def hand_over(app: Flask, ids: list[int]) -> None:
     """Enqueue the jobs on rq, or run them inline when no Redis is configured."""
+    hand_over_now(app, ids)
+
+
+def hand_over_now(app: Flask, ids: list[int]) -> int:
+    """Enqueue the jobs on rq (marking them enqueued), or run them inline without Redis; returns how many went."""
+    if not ids:
+        return 0
     if app.config.get("REDIS_URL"):
         from workflows import queue
 
+        handed = []
         for job_id in ids:
             try:
-                queue.enqueue_outbox(app, job_id)
+                if queue.enqueue_outbox(app, job_id):
+                    handed.append(job_id)
             except Exception as exc:  # Redis down: the sweep hands it over later
                 log.warning("could not hand job %s to Redis: %s", job_id, exc)
-        return
+        if handed:
+            _mark_enqueued(app, handed)
+        return len(handed)
     for job_id in ids:
         with app.app_context():
             execute(job_id)
+    return len(ids)
+
+
+def _mark_enqueued(app: Flask, ids: list[int]) -> None:
+    # On its own connection: this runs after the session's commit, outside its transaction.
+    try:
+        with app.app_context(), db.engine.begin() as conn:
+            conn.execute(
+                sa.update(OutboxJob)
+                .where(OutboxJob.id.in_(ids), OutboxJob.status == "pending")
+                .values(status="enqueued", enqueued_at=utcnow())
+            )
+    except Exception as exc:  # cosmetic: the row stays pending and the sweep finds the rq job already queued
+        log.warning("could not mark jobs %s enqueued: %s", ids, exc)
+
+
+def retry(job_id: int) -> bool:
+    """Put a failed or retrying job back to pending; it is handed over after the caller's commit."""
+    row = db.session.get(OutboxJob, job_id)
+    if row is None or row.status == "done":
+        return False
+    row.status = "pending"
+    row.attempts = 0
+    db.session.flush()
+    db.session.info.setdefault(_PENDING, []).append(row.id)
+    return True
 
 
 def execute(job_id: int) -> None:
@@ -91,11 +130,11 @@ def execute(job_id: int) -> None:
     if row is None or row.status == "done":
         return
     fn = JOBS.get(row.name)
-    row.attempts += 1
+    name, args = row.name, dict(row.args or {})
     try:
         if fn is None:
-            raise LookupError(f"no job named {row.name!r}")
-        fn(**row.args)
+            raise LookupError(f"no job named {name!r}")
+        fn(**args)
     except Exception:
         db.session.rollback()
         row = db.session.get(OutboxJob, job_id)
@@ -107,6 +146,8 @@ def execute(job_id: int) -> None:
             raise
         log.exception("job %s (%s) failed", job_id, row.name)
         return
+    row = db.session.get(OutboxJob, job_id)
+    row.attempts = (row.attempts or 0) + 1
     row.status = "done"
     row.finished_at = utcnow()
     row.error = ""

@@ -1,0 +1,465 @@
+"""Import of historical records from JSON Lines (one object per line, with a `kind`).
+
+Kinds: operator, subscribers, contact, appeal, material, baseline (docs/BULLETIN.md
+describes each). The file is imported in one transaction: every bad line is
+reported by number with the reason and then nothing is changed. Importing the
+same file again adds nothing (appeals by case number, contacts by a hash of the
+line, materials by case, SHA-256 and time, the rest by their natural keys).
+
+The file is streamed; contacts and materials are bulk-inserted in batches and
+appeals are replayed through the lifecycle engine (`replay`, passed in by the
+caller so `cases` does not import `workflows`) and flushed in batches.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
+
+from cases import codes
+from cases.bulletin import Period, PeriodError
+from cases.db import db
+from cases.models import Appeal, Baseline, CaseNumberSequence, Contact, Material, Operator, SubscriberCount
+
+KINDS = ("operator", "subscribers", "contact", "appeal", "material", "baseline")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_CASE_NO = re.compile(r"^([A-Z]{1,6})(\d{4})-(\d{1,9})$")
+
+# (appeal, events, dry-run check) -> None; events are dicts with action, at (naive UTC) and the action's fields.
+Replay = Callable[[Appeal, list[dict[str, Any]]], None]
+# (events) -> list of error messages: the lifecycle's check of an event list, without touching the database.
+Check = Callable[[list[dict[str, Any]]], list[str]]
+
+
+class RecordError(ValueError):
+    """A line that cannot be imported, with the reason."""
+
+
+@dataclass
+class ImportReport:
+    """What an import did (or would do): lines read, records added and skipped by kind, errors by line."""
+
+    dry_run: bool = False
+    lines: int = 0
+    added: Counter = field(default_factory=Counter)
+    skipped: Counter = field(default_factory=Counter)
+    errors: list[tuple[int, str]] = field(default_factory=list)
+    committed: bool = False
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def records_per_second(self) -> float:
+        return self.lines / self.seconds if self.seconds else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary."""
+        return {
+            "dry_run": self.dry_run,
+            "lines": self.lines,
+            "added": dict(self.added),
+            "skipped": dict(self.skipped),
+            "errors": [{"line": n, "error": e} for n, e in self.errors],
+            "committed": self.committed,
+            "seconds": round(self.seconds, 3),
+            "records_per_second": round(self.records_per_second, 1),
+        }
+
+
+def parse_time(value: Any, name: str) -> dt.datetime:
+    """An ISO 8601 time with an offset, as naive UTC."""
+    if not isinstance(value, str):
+        raise RecordError(f"{name}: expected an ISO 8601 time with offset")
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise RecordError(f"{name}: not an ISO 8601 time: {value!r}") from None
+    if parsed.tzinfo is None:
+        raise RecordError(f"{name}: the time needs an offset (e.g. +08:00): {value!r}")
+    return parsed.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def _text(rec: dict, name: str, required: bool = True, max_len: int = 5000) -> str:
+    value = rec.get(name)
+    if value is None or value == "":
+        if required:
+            raise RecordError(f"{name}: required")
+        return ""
+    if not isinstance(value, str):
+        raise RecordError(f"{name}: expected text")
+    if len(value) > max_len:
+        raise RecordError(f"{name}: longer than {max_len} characters")
+    return value
+
+
+def _code(rec: dict, name: str, kind: str, default: str | None = None) -> str:
+    value = rec.get(name, default)
+    if value not in codes.ALL[kind]:
+        raise RecordError(f"{name}: unknown {kind} code {value!r}")
+    return value
+
+
+def _count(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise RecordError(f"{name}: expected a whole number >= 0")
+    return value
+
+
+def _period(value: Any) -> str:
+    try:
+        return Period.parse(str(value)).code
+    except PeriodError as exc:
+        raise RecordError(f"period: {exc}") from None
+
+
+class _Importer:
+    """One run over one file; see `import_records`."""
+
+    def __init__(self, report: ImportReport, replay: Replay, check: Check, batch_size: int):
+        self.report = report
+        self.replay = replay
+        self.check = check
+        self.batch_size = batch_size
+        self.applying = True
+        self.operators: dict[str, tuple[int, str]] = {
+            code: (op_id, kind)
+            for op_id, code, kind in db.session.execute(sa.select(Operator.id, Operator.code, Operator.operator_type))
+        }
+        self.case_nos_in_file: dict[str, int] = {}
+        self.appeals: list[tuple[int, dict[str, Any]]] = []
+        self.contacts: list[tuple[int, dict[str, Any]]] = []
+        self.materials: list[tuple[int, dict[str, Any]]] = []
+        self.case_years: dict[tuple[str, int], int] = {}
+
+    # -- per line ---------------------------------------------------------------------------------------------
+
+    def line(self, number: int, raw: str) -> None:
+        """Validate one line and buffer or apply it; a bad line is reported and skipped."""
+        try:
+            rec = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise RecordError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+        if not isinstance(rec, dict):
+            raise RecordError("expected a JSON object")
+        kind = rec.get("kind")
+        if kind not in KINDS:
+            raise RecordError(f"kind: expected one of {', '.join(KINDS)}")
+        getattr(self, f"_{kind}")(number, rec)
+
+    def _operator_id(self, code: Any, required: bool = True) -> int | None:
+        if code in (None, "") and not required:
+            return None
+        found = self.operators.get(code) if isinstance(code, str) else None
+        if found is None:
+            raise RecordError(f"operator: unknown operator {code!r}")
+        return found[0]
+
+    def _operator(self, number: int, rec: dict) -> None:
+        code = _text(rec, "code", max_len=32)
+        name = _text(rec, "name", max_len=200)
+        kind = _code(rec, "operator_type", "operator_type")
+        if code in self.operators:
+            self.report.skipped["operator"] += 1
+            return
+        op = Operator(code=code, name=name, short_name=rec.get("short_name") or "", operator_type=kind)
+        if self.applying:
+            db.session.add(op)
+            db.session.flush()
+            self.operators[code] = (op.id, kind)
+        else:
+            self.operators[code] = (0, kind)
+        self.report.added["operator"] += 1
+
+    def _subscribers(self, number: int, rec: dict) -> None:
+        op_id = self._operator_id(rec.get("operator"))
+        period = _period(rec.get("period"))
+        count = _count(rec.get("count"), "count")
+        if not self.applying:
+            return
+        row = db.session.scalar(
+            sa.select(SubscriberCount).where(SubscriberCount.operator_id == op_id, SubscriberCount.period == period)
+        )
+        if row is not None and row.count == count:
+            self.report.skipped["subscribers"] += 1
+            return
+        if row is None:
+            db.session.add(SubscriberCount(operator_id=op_id, period=period, count=count))
+        else:
+            row.count = count
+        self.report.added["subscribers"] += 1
+
+    def _baseline(self, number: int, rec: dict) -> None:
+        period = _period(rec.get("period"))
+        figures = rec.get("figures")
+        if not isinstance(figures, dict) or not figures:
+            raise RecordError("figures: expected an object of figures")
+        for name, value in figures.items():
+            if not isinstance(value, (int, float, str)) or isinstance(value, bool):
+                raise RecordError(f"figures.{name}: expected a number")
+        if not self.applying:
+            return
+        row = db.session.scalar(sa.select(Baseline).where(Baseline.period == period))
+        if row is not None and row.figures == figures:
+            self.report.skipped["baseline"] += 1
+            return
+        if row is None:
+            db.session.add(Baseline(period=period, figures=figures))
+        else:
+            row.figures = figures
+        self.report.added["baseline"] += 1
+
+    def _contact(self, number: int, rec: dict) -> None:
+        channel = _code(rec, "channel", "contact_channel")
+        at = parse_time(rec.get("at"), "at")
+        case_no = rec.get("case_no") or None
+        if case_no is not None and not isinstance(case_no, str):
+            raise RecordError("case_no: expected text")
+        row = {
+            "channel": channel,
+            "at": at,
+            "operator_id": self._operator_id(rec.get("operator"), required=False),
+            "notes": _text(rec, "notes", required=False),
+            "topic": _text(rec, "topic", required=False, max_len=200),
+            "legacy_key": hashlib.sha256(json.dumps(rec, sort_keys=True, ensure_ascii=False).encode()).hexdigest(),
+            "case_no": case_no,
+        }
+        self.contacts.append((number, row))
+        if len(self.contacts) >= self.batch_size:
+            self.flush()
+
+    def _material(self, number: int, rec: dict) -> None:
+        case_no = _text(rec, "case_no", max_len=20)
+        sha = _text(rec, "sha256", max_len=64).lower()
+        if not _SHA256.match(sha):
+            raise RecordError("sha256: expected 64 hexadecimal characters")
+        row = {
+            "case_no": case_no,
+            "received_at": parse_time(rec.get("received_at"), "received_at"),
+            "original_name": _text(rec, "filename", max_len=255),
+            "size": _count(rec.get("size"), "size"),
+            "sha256": sha,
+        }
+        self.materials.append((number, row))
+        if len(self.materials) >= self.batch_size:
+            self.flush()
+
+    def _appeal(self, number: int, rec: dict) -> None:
+        case_no = _text(rec, "case_no", max_len=20)
+        if case_no in self.case_nos_in_file:
+            raise RecordError(f"case_no: {case_no} already appears on line {self.case_nos_in_file[case_no]}")
+        received_at = parse_time(rec.get("received_at"), "received_at")
+        person = rec.get("complainant")
+        if not isinstance(person, dict):
+            raise RecordError("complainant: expected an object with name and phone")
+        name = _text(person, "name", max_len=100)
+        phone = _text(person, "phone", max_len=32)
+        raw_events = rec.get("events") or []
+        if not isinstance(raw_events, list):
+            raise RecordError("events: expected a list")
+        events, last = [], received_at
+        for i, ev in enumerate(raw_events, 1):
+            if not isinstance(ev, dict) or not isinstance(ev.get("action"), str):
+                raise RecordError(f"events[{i}]: expected an object with an action")
+            at = parse_time(ev.get("at"), f"events[{i}].at")
+            if at < last:
+                raise RecordError(f"events[{i}]: earlier than the step before it")
+            last = at
+            data = {k: v for k, v in ev.items() if k not in ("action", "at", "terms")}
+            terms = ev.get("terms")
+            if terms is not None:
+                if not isinstance(terms, dict):
+                    raise RecordError(f"events[{i}].terms: expected an object")
+                data.update(terms)
+            events.append({"action": ev["action"], "at": at, "data": data})
+        problems = self.check(events)
+        if problems:
+            raise RecordError("; ".join(problems))
+        fields = {
+            "case_no": case_no,
+            "received_at": received_at,
+            "operator_id": self._operator_id(rec.get("operator")),
+            "category": _code(rec, "category", "category"),
+            "service_type": _code(rec, "service_type", "service_type"),
+            "channel": _code(rec, "channel", "intake_channel", default="phone"),
+            "complainant_name": name,
+            "phone": phone,
+            "email": _text(person, "email", required=False, max_len=200),
+            "service_number": _text(rec, "service_number", required=False, max_len=40) or phone,
+            "facts": _text(rec, "facts", required=False),
+            "request": _text(rec, "request", required=False),
+        }
+        self.case_nos_in_file[case_no] = number
+        self.appeals.append((number, {"fields": fields, "events": events}))
+        if len(self.appeals) >= self.batch_size:
+            self.flush()
+
+    # -- batches ----------------------------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write the buffered appeals, then contacts and materials (which may refer to those appeals)."""
+        if not self.applying:
+            self.appeals.clear()
+            self.contacts.clear()
+            self.materials.clear()
+            return
+        try:
+            self._flush_appeals()
+            self._flush_contacts()
+            self._flush_materials()
+            db.session.flush()
+            db.session.expunge_all()
+        except SQLAlchemyError as exc:
+            db.session.rollback()
+            self.applying = False
+            self.report.errors.append((0, f"the database refused a batch: {exc.__class__.__name__}: {exc}"[:500]))
+
+    def _case_ids(self, case_nos: Iterable[str]) -> dict[str, int]:
+        wanted = list(set(case_nos))
+        found: dict[str, int] = {}
+        for i in range(0, len(wanted), 1000):
+            chunk = wanted[i : i + 1000]
+            found.update(
+                db.session.execute(sa.select(Appeal.case_no, Appeal.id).where(Appeal.case_no.in_(chunk))).all()
+            )
+        return found
+
+    def _flush_appeals(self) -> None:
+        if not self.appeals:
+            return
+        existing = self._case_ids(r["fields"]["case_no"] for _, r in self.appeals)
+        with db.session.no_autoflush:
+            for _number, rec in self.appeals:
+                f = rec["fields"]
+                if f["case_no"] in existing:
+                    self.report.skipped["appeal"] += 1
+                    continue
+                appeal = Appeal(**f)
+                db.session.add(appeal)
+                self.replay(appeal, rec["events"])
+                self.report.added["appeal"] += 1
+                m = _CASE_NO.match(f["case_no"])
+                if m:
+                    key = (m.group(1), int(m.group(2)))
+                    self.case_years[key] = max(self.case_years.get(key, 0), int(m.group(3)))
+        self.appeals.clear()
+        db.session.flush()
+
+    def _flush_contacts(self) -> None:
+        if not self.contacts:
+            return
+        keys = [r["legacy_key"] for _, r in self.contacts]
+        known = set(db.session.scalars(sa.select(Contact.legacy_key).where(Contact.legacy_key.in_(keys))))
+        case_ids = self._case_ids(r["case_no"] for _, r in self.contacts if r["case_no"])
+        rows = []
+        for number, r in self.contacts:
+            if r["legacy_key"] in known:
+                self.report.skipped["contact"] += 1
+                continue
+            case_no = r.pop("case_no")
+            if case_no is not None and case_no not in case_ids:
+                self.report.errors.append(
+                    (number, f"case_no: no appeal {case_no} (in the database or earlier in the file)")
+                )
+                continue
+            r["appeal_id"] = case_ids.get(case_no) if case_no else None
+            known.add(r["legacy_key"])
+            rows.append(r)
+        if rows:
+            db.session.execute(sa.insert(Contact), rows)
+        self.report.added["contact"] += len(rows)
+        self.contacts.clear()
+
+    def _flush_materials(self) -> None:
+        if not self.materials:
+            return
+        case_ids = self._case_ids(r["case_no"] for _, r in self.materials)
+        ids = list(set(case_ids.values()))
+        known: set[tuple[int, str, dt.datetime]] = set()
+        for i in range(0, len(ids), 1000):
+            known.update(
+                db.session.execute(
+                    sa.select(Material.appeal_id, Material.sha256, Material.received_at).where(
+                        Material.appeal_id.in_(ids[i : i + 1000])
+                    )
+                ).all()
+            )
+        rows = []
+        for number, r in self.materials:
+            appeal_id = case_ids.get(r["case_no"])
+            if appeal_id is None:
+                self.report.errors.append(
+                    (number, f"case_no: no appeal {r['case_no']} (in the database or earlier in the file)")
+                )
+                continue
+            key = (appeal_id, r["sha256"], r["received_at"])
+            if key in known:
+                self.report.skipped["material"] += 1
+                continue
+            known.add(key)
+            rows.append(
+                {
+                    "appeal_id": appeal_id,
+                    "stored_name": None,
+                    "original_name": r["original_name"],
+                    "size": r["size"],
+                    "sha256": r["sha256"],
+                    "received_at": r["received_at"],
+                    "source": "legacy",
+                    "mime_type": "",
+                }
+            )
+        if rows:
+            db.session.execute(sa.insert(Material), rows)
+        self.report.added["material"] += len(rows)
+        self.materials.clear()
+
+    def finish_case_numbers(self) -> None:
+        """Move each year's case-number sequence past the imported numbers, so new cases never collide."""
+        for (_prefix, year), last in self.case_years.items():
+            row = db.session.get(CaseNumberSequence, year)
+            if row is None:
+                db.session.add(CaseNumberSequence(year=year, last=last))
+            elif row.last < last:
+                row.last = last
+
+
+def import_records(
+    stream: IO[str], replay: Replay, check: Check, dry_run: bool = False, batch_size: int = 2000
+) -> ImportReport:
+    """Import a JSON Lines stream in one transaction; with errors or `dry_run` nothing is kept."""
+    started = time.perf_counter()
+    report = ImportReport(dry_run=dry_run)
+    db.session.rollback()
+    run = _Importer(report, replay, check, batch_size)
+    for number, raw in enumerate(stream, 1):
+        report.lines = number
+        if not raw.strip():
+            continue
+        try:
+            run.line(number, raw)
+        except RecordError as exc:
+            report.errors.append((number, str(exc)))
+    run.flush()
+    if run.applying:
+        run.finish_case_numbers()
+    report.errors.sort(key=lambda e: e[0])
+    if report.errors or dry_run:
+        db.session.rollback()
+    else:
+        db.session.commit()
+        report.committed = True
+    report.seconds = time.perf_counter() - started
+    return report

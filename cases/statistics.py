@@ -1,0 +1,264 @@
+"""The bulletin's figures and breakdowns, counted from the event tables with SQL aggregates.
+
+Every figure counts what happened inside [start, end) (naive UTC bounds of the
+Asia/Shanghai period): CaseEvent by action and `at`, Contact by channel and `at`,
+Material by `received_at`, Appeal by `received_at`. Nothing is counted from
+`Appeal.status`, so a reopened or changed case is counted by what happened when.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+from cases.bulletin import Period, base_figure, change_percent, per_million, percent
+from cases.db import db
+from cases.models import Appeal, CaseEvent, Contact, Deadline, Material, Operator, SubscriberCount
+
+# Closing actions and the outcome each records.
+OUTCOME_ACTIONS = {
+    "settle": "settled",
+    "acknowledge": "acknowledged",
+    "disagree": "disagreed",
+    "end_mediation": "mediation_failed",
+    "withdraw": "withdrawn",
+    "reject": "rejected",
+}
+COUNTED_ACTIONS = ("accept", "reject", "withdraw", "settle", "acknowledge", "disagree", "end_mediation")
+BASIC = "basic"
+
+# Figures that can be drilled down to their rows, and what each counts.
+DRILLDOWN = {
+    "phone_consultations": ("contact", "phone_consultation"),
+    "callbacks": ("contact", "callback"),
+    "visits": ("contact", "visit"),
+    "materials_received": ("material", None),
+    "appeals_received": ("appeal", None),
+    "appeals_accepted": ("event", "accept"),
+    "appeals_accepted_basic": ("event", "accept"),
+    "appeals_accepted_resale_other": ("event", "accept"),
+    "appeals_rejected": ("event", "reject"),
+    "withdrawn": ("event", "withdraw"),
+    "settled": ("event", "settle"),
+}
+
+
+def _between(column, start: dt.datetime, end: dt.datetime):
+    return sa.and_(column >= start, column < end)
+
+
+def _fmt(value: Decimal | None) -> str | None:
+    return None if value is None else f"{value:.2f}"
+
+
+def contact_counts(start: dt.datetime, end: dt.datetime) -> dict[str, int]:
+    """Contacts by channel."""
+    rows = db.session.execute(
+        sa.select(Contact.channel, sa.func.count()).where(_between(Contact.at, start, end)).group_by(Contact.channel)
+    )
+    return {channel: n for channel, n in rows}
+
+
+def event_counts(start: dt.datetime, end: dt.datetime) -> dict[str, int]:
+    """Lifecycle events by action, for the actions the bulletin counts."""
+    rows = db.session.execute(
+        sa.select(CaseEvent.action, sa.func.count())
+        .where(CaseEvent.action.in_(COUNTED_ACTIONS), _between(CaseEvent.at, start, end))
+        .group_by(CaseEvent.action)
+    )
+    return {action: n for action, n in rows}
+
+
+def accepted_by_operator(start: dt.datetime, end: dt.datetime) -> list[tuple[int, str, str, str, int, int]]:
+    """(operator id, code, name, type, accepted, settled) per operator with any acceptance or settlement."""
+    counted = sa.func.sum(sa.case((CaseEvent.action == "accept", 1), else_=0))
+    settled = sa.func.sum(sa.case((CaseEvent.action == "settle", 1), else_=0))
+    rows = db.session.execute(
+        sa.select(Operator.id, Operator.code, Operator.short_name, Operator.operator_type, counted, settled)
+        .select_from(CaseEvent)
+        .join(Appeal, Appeal.id == CaseEvent.appeal_id)
+        .join(Operator, Operator.id == Appeal.operator_id)
+        .where(CaseEvent.action.in_(("accept", "settle")), _between(CaseEvent.at, start, end))
+        .group_by(Operator.id, Operator.code, Operator.short_name, Operator.operator_type)
+        .order_by(Operator.id)
+    )
+    return [(i, c, n, t, int(a or 0), int(s or 0)) for i, c, n, t, a, s in rows]
+
+
+def rejected_by_ground(start: dt.datetime, end: dt.datetime) -> dict[str, int]:
+    """Rejections by ground: the event's own ground, else the appeal's."""
+    ground = sa.func.coalesce(CaseEvent.details["ground"].as_string(), Appeal.rejection_ground, "unknown")
+    rows = db.session.execute(
+        sa.select(ground, sa.func.count())
+        .select_from(CaseEvent)
+        .join(Appeal, Appeal.id == CaseEvent.appeal_id)
+        .where(CaseEvent.action == "reject", _between(CaseEvent.at, start, end))
+        .group_by(ground)
+    )
+    return {g: n for g, n in rows}
+
+
+def accepted_by_category(start: dt.datetime, end: dt.datetime) -> dict[str, int]:
+    """Accepted appeals by category."""
+    rows = db.session.execute(
+        sa.select(Appeal.category, sa.func.count())
+        .select_from(CaseEvent)
+        .join(Appeal, Appeal.id == CaseEvent.appeal_id)
+        .where(CaseEvent.action == "accept", _between(CaseEvent.at, start, end))
+        .group_by(Appeal.category)
+    )
+    return {c: n for c, n in rows}
+
+
+def _days_expression():
+    if db.engine.dialect.name == "postgresql":
+        return sa.extract("epoch", Appeal.closed_at - Appeal.received_at) / 86400.0
+    return sa.func.julianday(Appeal.closed_at) - sa.func.julianday(Appeal.received_at)
+
+
+def median_days_to_close(start: dt.datetime, end: dt.datetime) -> tuple[int, Decimal | None]:
+    """(appeals closed in the range, median days from receipt to closure) — the median by ORDER BY/OFFSET."""
+    where = sa.and_(Appeal.closed_at.is_not(None), _between(Appeal.closed_at, start, end))
+    n = db.session.scalar(sa.select(sa.func.count()).select_from(Appeal).where(where)) or 0
+    if n == 0:
+        return 0, None
+    days = _days_expression()
+    offset, take = ((n - 1) // 2, 1) if n % 2 else (n // 2 - 1, 2)
+    values = list(db.session.scalars(sa.select(days).where(where).order_by(days).offset(offset).limit(take)))
+    middle = sum(Decimal(str(v)) for v in values) / len(values)
+    return n, middle.quantize(Decimal("0.01"))
+
+
+def deadline_timeliness(kind: str, start: dt.datetime, end: dt.datetime) -> tuple[int, int]:
+    """(clocks of a kind stopped in the range, of which met)."""
+    met = sa.func.sum(sa.case((Deadline.met.is_(True), 1), else_=0))
+    total, on_time = db.session.execute(
+        sa.select(sa.func.count(), met).where(
+            Deadline.kind == kind, Deadline.met.is_not(None), _between(Deadline.stopped_at, start, end)
+        )
+    ).one()
+    return int(total or 0), int(on_time or 0)
+
+
+def subscriber_counts(period: str) -> dict[int, int]:
+    """Subscriber counts by operator id for a period."""
+    rows = db.session.execute(
+        sa.select(SubscriberCount.operator_id, SubscriberCount.count).where(SubscriberCount.period == period)
+    )
+    return {op: n for op, n in rows}
+
+
+def compute(start: dt.datetime, end: dt.datetime, period: Period | None = None) -> dict[str, Any]:
+    """Every figure and breakdown for [start, end); with a period also 同比 and the per-million-users rate."""
+    contacts = contact_counts(start, end)
+    events = event_counts(start, end)
+    materials = db.session.scalar(
+        sa.select(sa.func.count()).select_from(Material).where(_between(Material.received_at, start, end))
+    )
+    received = db.session.scalar(
+        sa.select(sa.func.count()).select_from(Appeal).where(_between(Appeal.received_at, start, end))
+    )
+    per_operator = accepted_by_operator(start, end)
+    accepted = events.get("accept", 0)
+    basic = sum(a for _, _, _, kind, a, _ in per_operator if kind == BASIC)
+    settled = events.get("settle", 0)
+
+    before = base_figure(period.year_before(), "appeals_accepted") if period else None
+    subscribers = subscriber_counts(period.code) if period else {}
+    operators = []
+    for op_id, code, name, kind, op_accepted, op_settled in per_operator:
+        count = subscribers.get(op_id)
+        operators.append(
+            {
+                "operator": code,
+                "name": name,
+                "operator_type": kind,
+                "accepted": op_accepted,
+                "settled": op_settled,
+                "subscribers": count,
+                "per_million": _fmt(per_million(op_accepted, count)),
+            }
+        )
+
+    decisions, decisions_met = deadline_timeliness("decision", start, end)
+    replies, replies_met = deadline_timeliness("operator_reply", start, end)
+    closed, median = median_days_to_close(start, end)
+    outcomes = {OUTCOME_ACTIONS[a]: n for a, n in events.items() if a in OUTCOME_ACTIONS}
+    return {
+        "phone_consultations": contacts.get("phone_consultation", 0),
+        "callbacks": contacts.get("callback", 0),
+        "visits": contacts.get("visit", 0),
+        "materials_received": materials or 0,
+        "appeals_received": received or 0,
+        "appeals_accepted": accepted,
+        "appeals_accepted_basic": basic,
+        "appeals_accepted_resale_other": accepted - basic,
+        "appeals_accepted_year_before": before,
+        "yoy_change_pct": _fmt(change_percent(accepted, before)),
+        "appeals_rejected": events.get("reject", 0),
+        "withdrawn": events.get("withdraw", 0),
+        "settled": settled,
+        "settlement_rate_pct": _fmt(percent(settled, accepted)),
+        "rejected_by_ground": dict(sorted(rejected_by_ground(start, end).items())),
+        "by_operator": operators,
+        "by_category": dict(sorted(accepted_by_category(start, end).items())),
+        "by_outcome": dict(sorted(outcomes.items())),
+        "timeliness": {
+            "decisions": decisions,
+            "decisions_on_time": decisions_met,
+            "decisions_on_time_pct": _fmt(percent(decisions_met, decisions)),
+            "operator_replies": replies,
+            "operator_replies_on_time": replies_met,
+            "operator_replies_on_time_pct": _fmt(percent(replies_met, replies)),
+            "closed": closed,
+            "median_days_to_close": _fmt(median),
+        },
+    }
+
+
+def drilldown(figure: str, start: dt.datetime, end: dt.datetime, limit: int = 200, offset: int = 0) -> list[dict]:
+    """The rows that make up a figure: case number, time and what was counted (personal data left to the page)."""
+    source, key = DRILLDOWN[figure]
+    if source == "contact":
+        q = (
+            sa.select(Contact.id, Contact.at, Appeal.case_no, Contact.phone, Operator.short_name)
+            .select_from(Contact)
+            .outerjoin(Appeal, Appeal.id == Contact.appeal_id)
+            .outerjoin(Operator, Operator.id == Contact.operator_id)
+            .where(Contact.channel == key, _between(Contact.at, start, end))
+            .order_by(Contact.at, Contact.id)
+        )
+        keys = ("id", "at", "case_no", "phone", "operator")
+    elif source == "material":
+        q = (
+            sa.select(Material.id, Material.received_at, Appeal.case_no, Material.original_name, Material.source)
+            .join(Appeal, Appeal.id == Material.appeal_id)
+            .where(_between(Material.received_at, start, end))
+            .order_by(Material.received_at, Material.id)
+        )
+        keys = ("id", "at", "case_no", "filename", "source")
+    elif source == "appeal":
+        q = (
+            sa.select(Appeal.id, Appeal.received_at, Appeal.case_no, Appeal.phone, Operator.short_name)
+            .join(Operator, Operator.id == Appeal.operator_id)
+            .where(_between(Appeal.received_at, start, end))
+            .order_by(Appeal.received_at, Appeal.id)
+        )
+        keys = ("id", "at", "case_no", "phone", "operator")
+    else:
+        q = (
+            sa.select(CaseEvent.id, CaseEvent.at, Appeal.case_no, Appeal.phone, Operator.short_name)
+            .join(Appeal, Appeal.id == CaseEvent.appeal_id)
+            .join(Operator, Operator.id == Appeal.operator_id)
+            .where(CaseEvent.action == key, _between(CaseEvent.at, start, end))
+            .order_by(CaseEvent.at, CaseEvent.id)
+        )
+        if figure == "appeals_accepted_basic":
+            q = q.where(Operator.operator_type == BASIC)
+        elif figure == "appeals_accepted_resale_other":
+            q = q.where(Operator.operator_type != BASIC)
+        keys = ("id", "at", "case_no", "phone", "operator")
+    return [dict(zip(keys, row, strict=True)) for row in db.session.execute(q.limit(limit).offset(offset))]

@@ -1,0 +1,234 @@
+"""The background jobs: notifications of case events, deadline sweep, outbox sweep and the statistics rollup.
+
+Outbox jobs (`@outbox.job`) are recorded with the change that needs them; periodic
+tasks (`TASKS`) are enqueued by `flask scheduler`. Every one takes ids or plain
+values, runs in its own app context and is idempotent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+
+from cases import bulletin, codes, statistics
+from cases.db import db
+from cases.models import Appeal, CaseEvent, Deadline, OutboxJob, User, utcnow
+from workflows import lifecycle, notifications, outbox
+from workflows.calendar import SHANGHAI
+from workflows.notifications import EMAIL, SMS, Message
+
+log = logging.getLogger(__name__)
+
+TASKS: dict[str, Callable[[], Any]] = {}
+REMIND_BEFORE = dt.timedelta(days=2)
+
+# What the consumer is told at each step (the case number and the state, no other personal data).
+CONSUMER_TEXT = {
+    "accept": "您的申诉{case_no}已受理，我们将转交被申诉企业处理。",
+    "reject": "您的申诉{case_no}不予受理，理由：{ground}。",
+    "refer": "您的申诉{case_no}已转交被申诉企业处理，企业将与您联系。",
+    "request_materials": "您的申诉{case_no}需要补充材料，请登录申诉网站查看并补充。",
+    "settle": "您的申诉{case_no}已达成和解，企业将按约定履行。",
+    "acknowledge": "您的申诉{case_no}已办结（知晓）。",
+    "disagree": "您的申诉{case_no}已办结。",
+    "end_mediation": "您的申诉{case_no}调解不成，已办结。您可依法申请仲裁或向人民法院提起诉讼。",
+    "withdraw": "您的申诉{case_no}已撤回。",
+}
+
+
+def task(name: str) -> Callable[[Callable[[], Any]], Callable[[], Any]]:
+    """Register a periodic task (no arguments) under `name`."""
+
+    def register(fn: Callable[[], Any]) -> Callable[[], Any]:
+        TASKS[name] = fn
+        return fn
+
+    return register
+
+
+def _local(at: dt.datetime) -> str:
+    return at.replace(tzinfo=dt.UTC).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+
+def _short_name() -> str:
+    return current_app.config.get("CENTRE_SHORT_NAME", "省申诉受理中心")
+
+
+def _consumer_messages(event: CaseEvent, appeal: Appeal) -> list[Message]:
+    template = CONSUMER_TEXT.get(event.action)
+    if template is None:
+        return []
+    ground = codes.name("rejection_ground", (event.details or {}).get("ground") or appeal.rejection_ground)
+    text = f"【{_short_name()}】" + template.format(case_no=appeal.case_no, ground=ground)
+    subject = f"申诉{appeal.case_no}办理进展"
+    out = []
+    if appeal.phone:
+        out.append(Message(f"event-{event.id}-sms-consumer", SMS, appeal.phone, subject, text, appeal.id))
+    if appeal.email:
+        out.append(Message(f"event-{event.id}-email-consumer", EMAIL, appeal.email, subject, text, appeal.id))
+    return out
+
+
+def _liaisons(operator_id: int) -> list[User]:
+    return list(
+        db.session.scalars(
+            sa.select(User)
+            .where(User.role == lifecycle.OPERATOR, User.operator_id == operator_id, User.active, User.email != "")
+            .order_by(User.id)
+        )
+    )
+
+
+def _responsible_staff(appeal: Appeal) -> list[User]:
+    """The assignee if it can be reached by e-mail, else every active supervisor with an e-mail address."""
+    if appeal.assignee is not None and appeal.assignee.active and appeal.assignee.email:
+        return [appeal.assignee]
+    return list(
+        db.session.scalars(
+            sa.select(User).where(User.role == lifecycle.SUPERVISOR, User.active, User.email != "").order_by(User.id)
+        )
+    )
+
+
+@outbox.job("notify_case_event")
+def notify_case_event(event_id: int) -> int:
+    """Tell the consumer (SMS, and e-mail if given) about a step; at referral tell the operator's liaisons too."""
+    event = db.session.get(CaseEvent, event_id)
+    if event is None:
+        return 0
+    appeal = event.appeal
+    messages = _consumer_messages(event, appeal)
+    if event.action == "refer":
+        referral_due = appeal.deadline("operator_reply")
+        due = _local(referral_due.due_at) if referral_due else ""
+        subject = f"转办通知：申诉{appeal.case_no}"
+        body = (
+            f"{current_app.config['CENTRE_NAME']}已将申诉{appeal.case_no}"
+            f"（{codes.name('category', appeal.category)}）转办贵单位，请登录企业工作台查看，"
+            f"并于{due}前答复。"
+        )
+        for user in _liaisons(appeal.operator_id):
+            messages.append(
+                Message(f"event-{event.id}-email-user-{user.id}", EMAIL, user.email, subject, body, appeal.id)
+            )
+    notifications.deliver_all(messages)
+    return len(messages)
+
+
+@outbox.job("notify_overdue")
+def notify_overdue(deadline_id: int) -> int:
+    """Tell the person responsible (assignee, else supervisors) that a case's deadline has passed."""
+    deadline = db.session.get(Deadline, deadline_id)
+    if deadline is None:
+        return 0
+    appeal = deadline.appeal
+    kind = lifecycle.DEADLINES[deadline.kind].zh
+    subject = f"逾期提醒：申诉{appeal.case_no}"
+    body = f"申诉{appeal.case_no}的“{kind}”期限已于{_local(deadline.due_at)}届满，请尽快处理。"
+    messages = [
+        Message(f"overdue-{deadline.id}-user-{u.id}", EMAIL, u.email, subject, body, appeal.id)
+        for u in _responsible_staff(appeal)
+    ]
+    notifications.deliver_all(messages)
+    return len(messages)
+
+
+@outbox.job("remind_operator")
+def remind_operator(deadline_id: int) -> int:
+    """Remind the operator's liaisons that their reply to a referral is due soon."""
+    deadline = db.session.get(Deadline, deadline_id)
+    if deadline is None or deadline.stopped_at is not None:
+        return 0
+    appeal = deadline.appeal
+    subject = f"答复期限提醒：申诉{appeal.case_no}"
+    body = f"转办贵单位的申诉{appeal.case_no}答复期限为{_local(deadline.due_at)}，请及时登录企业工作台答复。"
+    messages = [
+        Message(f"remind-{deadline.id}-user-{u.id}", EMAIL, u.email, subject, body, appeal.id)
+        for u in _liaisons(appeal.operator_id)
+    ]
+    notifications.deliver_all(messages)
+    return len(messages)
+
+
+@outbox.job("rollup_period")
+def rollup_period(period: str) -> dict[str, Any]:
+    """Compute a period's figures and store them as a new revision unless they equal the latest one."""
+    p = bulletin.Period.parse(period)
+    figures = statistics.compute(p.start_utc, p.end_utc, p)
+    text = bulletin.paragraph(p, figures, current_app.config["CENTRE_NAME"], current_app.config["CENTRE_SHORT_NAME"])
+    rev, created = bulletin.store_rollup(p, figures, text)
+    db.session.commit()
+    return {"period": p.code, "revision": rev.number, "created": created}
+
+
+@task("sweep_deadlines")
+def sweep_deadlines(now: dt.datetime | None = None) -> dict[str, int]:
+    """Flag open, running deadlines past due (once each, with a job to notify staff); remind operators 2 days ahead."""
+    now = now or utcnow()
+    running = sa.and_(
+        Deadline.stopped_at.is_(None),
+        Deadline.paused_at.is_(None),
+        Appeal.status.in_(lifecycle.OPEN_STATES),
+    )
+    overdue = list(
+        db.session.execute(
+            sa.select(Deadline.id, Deadline.appeal_id)
+            .join(Appeal, Appeal.id == Deadline.appeal_id)
+            .where(running, Deadline.due_at < now, Deadline.flagged_overdue_at.is_(None))
+            .order_by(Deadline.id)
+            .limit(5000)
+        )
+    )
+    if overdue:
+        ids = [d for d, _ in overdue]
+        db.session.execute(sa.update(Deadline).where(Deadline.id.in_(ids)).values(flagged_overdue_at=now))
+        db.session.execute(
+            sa.update(Appeal).where(Appeal.id.in_({a for _, a in overdue})).values(overdue=True),
+            execution_options={"synchronize_session": False},
+        )
+        for deadline_id in ids:
+            outbox.record("notify_overdue", {"deadline_id": deadline_id}, dedupe_key=f"overdue-{deadline_id}")
+    due_soon = list(
+        db.session.scalars(
+            sa.select(Deadline.id)
+            .join(Appeal, Appeal.id == Deadline.appeal_id)
+            .where(
+                running,
+                Deadline.kind == "operator_reply",
+                Deadline.due_at >= now,
+                Deadline.due_at < now + REMIND_BEFORE,
+            )
+            .order_by(Deadline.id)
+            .limit(5000)
+        )
+    )
+    reminded = 0
+    if due_soon:
+        keys = {f"remind-{d}": d for d in due_soon}
+        known = set(db.session.scalars(sa.select(OutboxJob.dedupe_key).where(OutboxJob.dedupe_key.in_(keys))))
+        for key, deadline_id in keys.items():
+            if key not in known:
+                outbox.record("remind_operator", {"deadline_id": deadline_id}, dedupe_key=key)
+                reminded += 1
+    db.session.commit()
+    return {"overdue": len(overdue), "reminded": reminded}
+
+
+@task("sweep_outbox")
+def sweep_outbox() -> dict[str, int]:
+    """Hand over outbox jobs pending for more than a minute (Redis was down, or a worker vanished)."""
+    ids = outbox.stale_pending()
+    handed = outbox.hand_over_now(current_app._get_current_object(), ids)
+    return {"stale": len(ids), "handed_over": handed}
+
+
+@task("nightly_rollup")
+def nightly_rollup() -> dict[str, Any]:
+    """Roll up the period that yesterday (Asia/Shanghai) belongs to, so a finished half-year gets its last run."""
+    period = bulletin.Period.containing(utcnow() - dt.timedelta(days=1))
+    return rollup_period(period.code)

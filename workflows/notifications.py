@@ -1,0 +1,156 @@
+"""The notifier: e-mail over SMTP and SMS through an HTTP gateway, each message logged in `Notification`.
+
+A message is keyed by `event_key` (unique), so delivering it twice sends it once.
+A backend that is not configured gives status `skipped`; one that fails or times
+out gives status `failed` with the error, and the job that asked raises so rq
+retries it later (the failed message is attempted again, the sent ones are not).
+Messages carry the case number and the state, never an ID number or address.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import smtplib
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from cases.db import db
+from cases.models import Notification, utcnow
+
+log = logging.getLogger(__name__)
+EMAIL, SMS = "email", "sms"
+
+
+class DeliveryError(Exception):
+    """A backend could not deliver a message (refused, unreachable or timed out)."""
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message to one recipient over one channel."""
+
+    event_key: str
+    channel: str
+    recipient: str
+    subject: str
+    body: str
+    appeal_id: int | None = None
+
+
+def email_configured(config: dict[str, Any]) -> bool:
+    """True when an SMTP host is set."""
+    return bool(config.get("SMTP_HOST"))
+
+
+def sms_configured(config: dict[str, Any]) -> bool:
+    """True when an SMS gateway URL is set."""
+    return bool(config.get("SMS_GATEWAY_URL"))
+
+
+def send_email(config: dict[str, Any], to: str, subject: str, body: str) -> None:
+    """Send one plain-text e-mail over SMTP (STARTTLS when offered, login when a user is set)."""
+    msg = EmailMessage()
+    msg["Subject"] = subject
+    msg["From"] = config.get("SMTP_FROM") or "noreply@appeals.invalid"
+    msg["To"] = to
+    msg.set_content(body)
+    try:
+        with smtplib.SMTP(config["SMTP_HOST"], int(config.get("SMTP_PORT") or 25), timeout=config["SMTP_TIMEOUT"]) as s:
+            s.ehlo()
+            if s.has_extn("starttls"):
+                s.starttls()
+                s.ehlo()
+            if config.get("SMTP_USER"):
+                s.login(config["SMTP_USER"], config.get("SMTP_PASSWORD") or "")
+            s.send_message(msg)
+    except (OSError, smtplib.SMTPException) as exc:
+        raise DeliveryError(f"SMTP: {exc.__class__.__name__}: {exc}") from exc
+
+
+def send_sms(config: dict[str, Any], phone: str, body: str) -> None:
+    """POST one SMS as JSON to the gateway with the bearer token; any non-2xx answer is a failure."""
+    payload = json.dumps({"to": phone, "text": body}, ensure_ascii=False).encode()
+    request = urllib.request.Request(
+        config["SMS_GATEWAY_URL"],
+        data=payload,
+        method="POST",
+        headers={"Content-Type": "application/json; charset=utf-8"},
+    )
+    if config.get("SMS_GATEWAY_TOKEN"):
+        request.add_header("Authorization", f"Bearer {config['SMS_GATEWAY_TOKEN']}")
+    try:
+        with urllib.request.urlopen(request, timeout=config.get("SMS_TIMEOUT") or 10) as resp:
+            resp.read()
+    except urllib.error.HTTPError as exc:
+        raise DeliveryError(f"SMS gateway answered {exc.code}") from exc
+    except (OSError, urllib.error.URLError) as exc:  # TimeoutError is an OSError
+        raise DeliveryError(f"SMS gateway: {exc.__class__.__name__}: {exc}") from exc
+
+
+def _row_for(message: Message) -> Notification:
+    row = db.session.scalar(sa.select(Notification).where(Notification.event_key == message.event_key))
+    if row is not None:
+        return row
+    row = Notification(
+        appeal_id=message.appeal_id,
+        event_key=message.event_key,
+        channel=message.channel,
+        recipient=message.recipient[:200],
+        subject=message.subject[:300],
+        body=message.body,
+        status="pending",
+    )
+    db.session.add(row)
+    try:
+        db.session.commit()
+    except IntegrityError:  # another worker logged it first
+        db.session.rollback()
+        row = db.session.scalar(sa.select(Notification).where(Notification.event_key == message.event_key))
+    return row
+
+
+def deliver(message: Message) -> Notification:
+    """Send a message once: a sent or skipped one is left alone; a new or failed one is (re)tried and logged."""
+    row = _row_for(message)
+    if row.status in ("sent", "skipped"):
+        return row
+    config = current_app.config
+    configured = email_configured(config) if message.channel == EMAIL else sms_configured(config)
+    if not configured:
+        row.status = "skipped"
+        row.error = f"{message.channel} backend not configured"
+        db.session.commit()
+        return row
+    try:
+        if message.channel == EMAIL:
+            send_email(config, message.recipient, message.subject, message.body)
+        else:
+            send_sms(config, message.recipient, message.body)
+    except DeliveryError as exc:
+        log.warning("notification %s failed: %s", message.event_key, exc)
+        row.status = "failed"
+        row.error = str(exc)[:2000]
+        db.session.commit()
+        return row
+    row.status = "sent"
+    row.error = ""
+    row.sent_at = utcnow()
+    db.session.commit()
+    return row
+
+
+def deliver_all(messages: list[Message]) -> list[Notification]:
+    """Deliver every message; raises DeliveryError after trying them all when any failed (so the job retries)."""
+    rows = [deliver(m) for m in messages]
+    failed = [r for r in rows if r.status == "failed"]
+    if failed:
+        raise DeliveryError("; ".join(f"{r.event_key}: {r.error}" for r in failed))
+    return rows

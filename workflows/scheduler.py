@@ -1,0 +1,82 @@
+"""The schedule of periodic tasks and one tick of the scheduler loop (`flask scheduler`).
+
+With Redis each due task is queued on rq once per time slot (a Redis key per
+slot, so two schedulers never double it); without Redis it runs inline.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask
+
+from workflows.calendar import SHANGHAI
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Every:
+    """A task run every `seconds`, or daily at `daily_at` Asia/Shanghai."""
+
+    task: str
+    seconds: int = 0
+    daily_at: dt.time | None = None
+
+    def slot(self, now_utc: dt.datetime) -> str | None:
+        """The time slot `now` falls in, or None when a daily task's hour has not come yet today."""
+        if self.daily_at is None:
+            return str(int(now_utc.replace(tzinfo=dt.UTC).timestamp()) // self.seconds)
+        local = now_utc.replace(tzinfo=dt.UTC).astimezone(SHANGHAI)
+        if local.time() < self.daily_at:
+            return None
+        return local.date().isoformat()
+
+    @property
+    def ttl(self) -> int:
+        return 2 * self.seconds if self.daily_at is None else 2 * 24 * 3600
+
+
+SCHEDULE = (
+    Every("sweep_outbox", seconds=60),
+    Every("sweep_deadlines", seconds=300),
+    Every("nightly_rollup", daily_at=dt.time(2, 0)),
+)
+
+
+def tick(app: Flask, now_utc: dt.datetime, seen: dict[str, str]) -> list[str]:
+    """Start every task whose slot is new; `seen` keeps the last slot per task (for the inline mode)."""
+    started = []
+    for entry in SCHEDULE:
+        slot = entry.slot(now_utc)
+        if slot is None or seen.get(entry.task) == slot:
+            continue
+        if app.config.get("REDIS_URL"):
+            from workflows import queue
+
+            try:
+                if queue.enqueue_task(app, entry.task, slot, entry.ttl):
+                    started.append(entry.task)
+            except Exception as exc:  # Redis down: try again on the next tick
+                log.warning("could not queue %s: %s", entry.task, exc)
+                continue
+        else:
+            started.append(entry.task)
+            run_inline(app, entry.task)
+        seen[entry.task] = slot
+    return started
+
+
+def run_inline(app: Flask, name: str) -> Any:
+    """Run a periodic task in a fresh app context, logging (not raising) its failure."""
+    from workflows import jobs
+
+    with app.app_context():
+        try:
+            return jobs.TASKS[name]()
+        except Exception:
+            log.exception("periodic task %s failed", name)
+            return None
