@@ -25,9 +25,13 @@ def real_files(files: Iterable[Any]) -> list[Any]:
     return [f for f in files if f is not None and getattr(f, "filename", "")]
 
 
-def submit_appeal(cleaned: Mapping[str, Any], files: Iterable[Any] = ()) -> intake.Filed:
+def submit_appeal(
+    cleaned: Mapping[str, Any], files: Iterable[Any] = (), received_at: dt.datetime | None = None
+) -> intake.Filed:
     """Create an online appeal, submit it (starting the decision clock) and store its files; the caller commits."""
-    filed = intake.file_appeal(cleaned, prefix=current_app.config["CASE_PREFIX"], channel="online")
+    filed = intake.file_appeal(
+        cleaned, prefix=current_app.config["CASE_PREFIX"], channel="online", received_at=received_at
+    )
     engine.perform(filed.appeal, "submit", role=CONSUMER, at=filed.appeal.received_at)
     for f in real_files(files):
         materials.store_material(filed.appeal, f, source="consumer")
