@@ -10,10 +10,13 @@ import datetime as dt
 
 import chinese_calendar
 import pytest
+import sqlalchemy as sa
 
 from app.extensions import db
 from app.public import casefile
 from cases import intake
+from cases.models import Appeal
+from tests.test_public_portal import file_through_the_portal
 from tests.test_validation import valid_fields
 from workflows import calendar
 
@@ -76,11 +79,6 @@ def test_a_decision_deadline_counts_a_make_up_weekend_day(app, received, due):
 
 
 def test_the_receipt_names_the_decision_date_of_the_case(app, client):
-    from tests.test_public_portal import file_through_the_portal
-
     receipt = file_through_the_portal(client)
-    from cases.models import Appeal
-    import sqlalchemy as sa
-
     appeal = db.session.scalar(sa.select(Appeal))
     assert calendar.local_date(appeal.deadline("decision").due_at).isoformat() in receipt
