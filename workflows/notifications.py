@@ -75,9 +75,12 @@ def send_email(config: dict[str, Any], to: str, subject: str, body: str) -> None
         raise DeliveryError(f"SMTP: {exc.__class__.__name__}: {exc}") from exc
 
 
-def send_sms(config: dict[str, Any], phone: str, body: str) -> None:
-    """POST one SMS as JSON to the gateway with the bearer token; any non-2xx answer is a failure."""
-    payload = json.dumps({"to": phone, "text": body}, ensure_ascii=False).encode()
+def send_sms(config: dict[str, Any], phone: str, body: str, message_id: str = "") -> None:
+    """POST one SMS as JSON to the gateway with the bearer token; any non-2xx answer is a failure.
+
+    `id` lets the gateway drop a repeat: after a timeout we cannot know whether it sent the first one.
+    """
+    payload = json.dumps({"id": message_id, "to": phone, "text": body}, ensure_ascii=False).encode()
     request = urllib.request.Request(
         config["SMS_GATEWAY_URL"],
         data=payload,
@@ -133,7 +136,7 @@ def deliver(message: Message) -> Notification:
         if message.channel == EMAIL:
             send_email(config, message.recipient, message.subject, message.body)
         else:
-            send_sms(config, message.recipient, message.body)
+            send_sms(config, message.recipient, message.body, message.event_key)
     except DeliveryError as exc:
         log.warning("notification %s failed: %s", message.event_key, exc)
         row.status = "failed"
