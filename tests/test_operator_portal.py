@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import io
 
+import pytest
 import sqlalchemy as sa
+from flask import g, request_started
 from werkzeug.datastructures import FileStorage
 
 from app.extensions import db
 from cases import materials
 from cases.models import CaseEvent, Material, PiiView, Settlement
+from tests.conftest import PASSWORD
 from tests.factories import make_appeal
 from workflows import engine
 
@@ -168,3 +171,124 @@ def test_the_operator_proposes_a_settlement_that_the_mediator_sees_and_then_repo
 def test_staff_cannot_use_the_operator_portal(client, auth):
     auth.as_role("mediator")
     assert client.get("/operator/").status_code == 403
+
+
+def _staff_action(client, appeal, action: str, **fields):
+    """POST a lifecycle action through the staff case page's form (field names carry the action as prefix)."""
+    db.session.refresh(appeal)
+    data = {f"{action}-{k}": v for k, v in fields.items()}
+    data[f"{action}-version"] = str(appeal.version)
+    resp = client.post(f"/staff/cases/{appeal.case_no}/actions/{action}", data=data)
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:3000]
+    db.session.refresh(appeal)
+    return resp
+
+
+@pytest.fixture
+def separate_identities(app):
+    """Several signed-in clients in one test: forget the previous request's user (the test app context is shared)."""
+
+    def forget(sender, **extra):
+        g.pop("_login_user", None)
+        g.pop("user", None)
+
+    request_started.connect(forget, app)
+    yield
+    request_started.disconnect(forget, app)
+
+
+def test_the_full_path_from_filing_to_closing_through_the_web_pages_leaves_an_audit_trail(app, separate_identities):
+    import datetime as dt
+
+    from cases.models import Appeal, Contact
+    from tests.conftest import make_user
+
+    today = dt.date.today()
+    consumer = app.test_client()
+    filed = consumer.post(
+        "/api/v1/appeals",
+        json={
+            "complainant_name": "张三",
+            "phone": "13800138000",
+            "address": "吉林省长春市朝阳区人民大街1号",
+            "postcode": "130000",
+            "operator": "cmcc_jl",
+            "service_type": "mobile",
+            "service_number": "13800138000",
+            "category": "charging",
+            "event_date": (today - dt.timedelta(days=40)).isoformat(),
+            "operator_complaint_date": (today - dt.timedelta(days=30)).isoformat(),
+            "request": "退还多扣的话费50元",
+            "facts": "话费账单多扣50元，已向客服投诉，答复不予退还。",
+            "pledge": True,
+            "eligibility": {
+                "complained_to_operator": True,
+                "operator_replied": True,
+                "satisfied": False,
+                "court_or_arbitration": False,
+                "settled_and_performed": False,
+            },
+        },
+    )
+    assert filed.status_code == 201, filed.get_json()
+    appeal = db.session.scalar(sa.select(Appeal).where(Appeal.case_no == filed.get_json()["case_no"]))
+
+    clerk, mediator, liaison = app.test_client(), app.test_client(), app.test_client()
+    for client, role in ((clerk, "clerk"), (mediator, "mediator"), (liaison, "operator")):
+        user = make_user(role)
+        assert client.post("/auth/login", data={"username": user.username, "password": PASSWORD}).status_code == 302
+
+    _staff_action(clerk, appeal, "accept", note="材料齐全")
+    _staff_action(mediator, appeal, "refer", note="请核实扣费")
+    assert appeal.status == "referred"
+
+    page = liaison.get(f"/operator/cases/{appeal.case_no}").get_data(as_text=True)
+    assert "138****8000" in page
+    resp = liaison.post(
+        f"/operator/cases/{appeal.case_no}/reply",
+        data={"text": "经核实多扣50元，同意退还", "version": str(appeal.version)},
+    )
+    assert resp.status_code == 302
+    db.session.refresh(appeal)
+    assert appeal.status == "replied"
+    staff_page = mediator.get(f"/staff/cases/{appeal.case_no}").get_data(as_text=True)
+    assert "经核实多扣50元，同意退还" in staff_page and "回访记录" in staff_page
+
+    resp = mediator.post(
+        f"/staff/cases/{appeal.case_no}/calls",
+        data={"callee": "consumer", "at": "2026-11-25T10:00", "reached": "yes", "notes": "申诉人同意退费方案"},
+    )
+    assert resp.status_code == 302
+    _staff_action(mediator, appeal, "settle", refund_amount="50.00", perform_by="2026-12-31", note="双方和解")
+    assert appeal.status == "settled"
+
+    assert liaison.post(f"/operator/cases/{appeal.case_no}/terms-done", data={"note": "已退款"}).status_code == 302
+    resp = mediator.post(
+        f"/staff/cases/{appeal.case_no}/calls",
+        data={
+            "callee": "consumer",
+            "at": "2026-12-20T10:00",
+            "reached": "yes",
+            "terms_carried_out": "yes",
+            "satisfaction": "5",
+            "notes": "退款已到账",
+        },
+    )
+    assert resp.status_code == 302
+    _staff_action(mediator, appeal, "close", note="回访确认已履行")
+    assert appeal.status == "closed" and appeal.outcome == "settled"
+
+    trail = [(e.action, e.actor_kind) for e in appeal.events]
+    assert trail == [
+        ("submit", "consumer"),
+        ("accept", "staff"),
+        ("refer", "staff"),
+        ("reply", "operator"),
+        ("callback", "staff"),
+        ("settle", "staff"),
+        ("terms_done", "operator"),
+        ("callback", "staff"),
+        ("close", "staff"),
+    ]
+    assert all(e.actor_id is not None for e in appeal.events[1:])
+    assert db.session.scalar(sa.select(sa.func.count(Contact.id)).where(Contact.channel == "callback")) == 2
