@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import click
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from app import cli_jobs
 from app.extensions import db
+from app.staff.lifecycle_doc import lifecycle_cli
 from cases import accounts, reference
 from cases import demo as demo_data
 from cases.models import ApiToken, User
+from cases.numbering import next_case_no
+from workflows import engine
 
 users_cli = AppGroup("users", help="Staff and operator accounts.")
 tokens_cli = AppGroup("tokens", help="API tokens.")
@@ -34,6 +37,10 @@ def seed_command(demo: bool) -> None:
                 click.echo(f"  {role:<11} {username:<11} {password}")
         else:
             click.echo("demo accounts already exist")
+        cases_made = demo_data.seed_demo_cases(
+            engine.perform, lambda at: next_case_no(current_app.config["CASE_PREFIX"], at)
+        )
+        click.echo(f"demo cases: {cases_made} created" if cases_made else "demo cases: appeals exist, none added")
 
 
 @users_cli.command("create")
@@ -88,4 +95,5 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(seed_command)
     app.cli.add_command(users_cli)
     app.cli.add_command(tokens_cli)
+    app.cli.add_command(lifecycle_cli)
     cli_jobs.register(app)
