@@ -23,7 +23,7 @@ $(DEV_STAMP): requirements.txt requirements-dev.txt | $(VENV)/bin/python
 # Compile every area's English catalogue (translations/<area>/en/LC_MESSAGES/messages.po).
 translations: $(RUN_STAMP)
 	@for d in translations/*/; do \
-	  if [ -f "$$d/en/LC_MESSAGES/messages.po" ]; then $(BIN)/pybabel compile -q -d "$$d" -l en || exit 1; fi; \
+	  if [ -f "$$d/en/LC_MESSAGES/messages.po" ]; then $(BIN)/pybabel -q compile -d "$$d" -l en || exit 1; fi; \
 	done
 
 run: $(RUN_STAMP) translations
@@ -43,7 +43,7 @@ lint: $(DEV_STAMP)
 
 # Extract the messages of one area into its catalogue: make extract AREA=public
 extract: $(DEV_STAMP)
-	$(BIN)/pybabel extract -q -F babel.cfg -k _l -o translations/$(AREA)/messages.pot $(PATHS)
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -o translations/$(AREA)/messages.pot $(PATHS)
 	@if [ -f translations/$(AREA)/en/LC_MESSAGES/messages.po ]; then \
-	  $(BIN)/pybabel update -q -i translations/$(AREA)/messages.pot -d translations/$(AREA) -l en; \
-	else $(BIN)/pybabel init -q -i translations/$(AREA)/messages.pot -d translations/$(AREA) -l en; fi
+	  $(BIN)/pybabel -q update -i translations/$(AREA)/messages.pot -d translations/$(AREA) -l en; \
+	else $(BIN)/pybabel -q init -i translations/$(AREA)/messages.pot -d translations/$(AREA) -l en; fi

@@ -180,3 +180,10 @@ def test_a_mediator_may_read_contacts_but_not_record_them_and_an_operator_sees_n
 def test_an_unknown_contact_or_a_follow_up_call_is_not_shown_as_a_consultation(client, auth):
     auth.as_role("clerk")
     assert client.get("/staff/contacts/999").status_code == 404
+
+
+def test_the_contacts_pages_speak_english_when_asked(client, auth):
+    auth.as_role("clerk")
+    client.set_cookie("lang", "en")
+    html = client.get("/staff/contacts/new").get_data(as_text=True)
+    assert "Record a phone consultation or walk-in visit" in html and "Complained to the operator first?" in html
