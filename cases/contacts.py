@@ -18,6 +18,18 @@ INTAKE_CHANNELS = ("phone_consultation", "visit")
 APPEAL_CHANNEL = {"phone_consultation": "phone", "visit": "visit"}
 # Art. 13: a caller who has not complained to the operator first is told to do so; it stays a consultation.
 TRIAGE_ANSWER = "先向运营商投诉"
+# The dates the centre's records can carry; outside them a typed date is a typing error.
+EARLIEST_DAY = dt.date(2000, 1, 1)
+LATEST_DAY = dt.date(2099, 12, 31)
+
+
+def plausible(day: dt.date | dt.datetime | None) -> bool:
+    """Whether a typed date lies within the years the centre's records can carry."""
+    if day is None:
+        return True
+    if isinstance(day, dt.datetime):
+        day = day.date()
+    return EARLIEST_DAY <= day <= LATEST_DAY
 
 
 class ContactNotConvertible(Exception):

@@ -123,3 +123,15 @@ def test_operators_and_anonymous_callers_cannot_use_the_contacts_api(client, tok
     admin = token("admin")
     assert client.get("/api/v1/contacts", headers=admin).status_code == 200
     assert client.post("/api/v1/contacts", json={"channel": "visit"}, headers=admin).status_code == 403
+
+
+def test_dates_outside_the_centres_years_are_422_not_a_crash(client, token):
+    headers = token("clerk")
+    old = client.post(
+        "/api/v1/contacts",
+        json={"channel": "visit", "at": "0001-01-01T00:00:00", "topic": "x", "question": "y"},
+        headers=headers,
+    )
+    assert old.status_code == 422 and "at" in old.get_json()["errors"]
+    assert client.get("/api/v1/contacts?date_to=9999-12-31", headers=headers).status_code == 422
+    assert client.get("/api/v1/cases?received_from=0001-01-01", headers=headers).status_code == 422

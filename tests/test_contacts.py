@@ -187,3 +187,22 @@ def test_the_contacts_pages_speak_english_when_asked(client, auth):
     client.set_cookie("lang", "en")
     html = client.get("/staff/contacts/new").get_data(as_text=True)
     assert "Record a phone consultation or walk-in visit" in html and "Complained to the operator first?" in html
+
+
+def test_absurd_page_numbers_ids_and_dates_are_answered_without_a_server_error(client, auth):
+    auth.as_role("clerk")
+    assert client.get("/staff/contacts?page=99999999999999999999999").status_code == 200
+    assert client.get("/staff/contacts/99999999999999999999999").status_code == 404
+    resp = client.get("/staff/contacts?date_from=0001-01-01&date_to=9999-12-31")
+    assert resp.status_code == 200 and "日期应在 2000 年至 2099 年之间" in resp.get_data(as_text=True)
+    resp = client.post(
+        "/staff/contacts/new",
+        data={
+            "channel": "visit",
+            "at": "0001-01-01T00:00",
+            "topic": "x",
+            "question": "y",
+            "complained_to_operator": "na",
+        },
+    )
+    assert resp.status_code == 422

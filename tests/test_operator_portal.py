@@ -292,3 +292,9 @@ def test_the_full_path_from_filing_to_closing_through_the_web_pages_leaves_an_au
     ]
     assert all(e.actor_id is not None for e in appeal.events[1:])
     assert db.session.scalar(sa.select(sa.func.count(Contact.id)).where(Contact.channel == "callback")) == 2
+
+
+def test_absurd_page_numbers_ids_and_dates_never_break_the_pages(client, auth):
+    auth.as_role("operator")
+    assert client.get("/operator/?page=99999999999999999999999").status_code == 200
+    assert client.get("/operator/materials/99999999999999999999999").status_code == 404

@@ -106,6 +106,9 @@ class _Body:
         except ValueError:
             self.errors[name] = [_("时间格式应为 ISO 8601，例如 2026-11-20T09:30:00+08:00。")]
             return None
+        if not contacts.plausible(parsed):
+            self.errors[name] = [_("日期应在 2000 年至 2099 年之间。")]
+            return None
         if parsed.tzinfo is None:  # a time without offset is Asia/Shanghai, as the centre reads it
             parsed = parsed.replace(tzinfo=contacts.SHANGHAI)
         return parsed.astimezone(dt.UTC).replace(tzinfo=None)
@@ -115,10 +118,14 @@ class _Body:
         if value is None:
             return None
         try:
-            return dt.date.fromisoformat(str(value))
+            day = dt.date.fromisoformat(str(value))
         except ValueError:
             self.errors[name] = [_("日期格式应为 YYYY-MM-DD。")]
             return None
+        if not contacts.plausible(day):
+            self.errors[name] = [_("日期应在 2000 年至 2099 年之间。")]
+            return None
+        return day
 
 
 def _callback(body: _Body) -> Contact | None:

@@ -10,6 +10,7 @@ from flask import request
 from flask_babel import gettext as _
 
 from app.extensions import db
+from cases import contacts
 
 MAX_PER_PAGE = 100
 
@@ -63,10 +64,14 @@ class Args:
         if value is None:
             return None
         try:
-            return dt.date.fromisoformat(value)
+            day = dt.date.fromisoformat(value)
         except ValueError:
             self.errors[name] = [_("日期格式应为 YYYY-MM-DD。")]
             return None
+        if not contacts.plausible(day):
+            self.errors[name] = [_("日期应在 2000 年至 2099 年之间。")]
+            return None
+        return day
 
     def boolean(self, name: str) -> bool | None:
         """true/false (also 1/0)."""

@@ -51,6 +51,8 @@ class ProposalForm(FlaskForm):
         """A date in the past makes no sense for a proposal."""
         if field.data and field.data < dt.date.today() - dt.timedelta(days=1):
             raise ValidationError(_l("履行期限不能早于今天。"))
+        if field.data and field.data.year > 2099:
+            raise ValidationError(_l("日期应在 2000 年至 2099 年之间。"))
 
     def terms(self) -> dict:
         """The terms as Settlement columns."""

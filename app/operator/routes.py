@@ -57,7 +57,7 @@ def index():
         if form.q.data:
             query = query.where(Appeal.case_no.contains(form.q.data.strip(), autoescape=True))
     query = query.order_by(Referral.due_at, Appeal.id)
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), 100_000)
     total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
     rows = db.session.execute(query.limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
     pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)
@@ -171,7 +171,7 @@ def terms_done(case_no: str):
 @bp.route("/materials/<int:material_id>")
 def material_download(material_id: int):
     """A material of a case referred to this operator."""
-    material = operator_view.material_for(_operator_id(), material_id)
+    material = operator_view.material_for(_operator_id(), material_id) if material_id < 2**31 else None
     if material is None:
         abort(404)
     try:

@@ -17,7 +17,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, Regexp, ValidationError
 
-from cases import codes, reference
+from cases import codes, contacts, reference
 
 PHONE = Regexp(r"^\+?[0-9][0-9 \-]{4,19}$", message=_l("请输入有效的电话号码（数字，5到20位）。"))
 LOCAL_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"]
@@ -25,6 +25,12 @@ LOCAL_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"]
 
 def _required() -> DataRequired:
     return DataRequired(_l("此项为必填项。"))
+
+
+def plausible_date(form, field) -> None:
+    """A date or time within 2000-2099 (anything else is a typing error)."""
+    if not contacts.plausible(field.data):
+        raise ValidationError(_l("日期应在 2000 年至 2099 年之间。"))
 
 
 def operator_choices(blank: str | None = None) -> list[tuple[str, str]]:
@@ -45,8 +51,8 @@ class FilterForm(FlaskForm):
         csrf = False
 
     channel = SelectField(_l("渠道"), validators=[Optional()])
-    date_from = DateField(_l("起始日期"), validators=[Optional()])
-    date_to = DateField(_l("截止日期"), validators=[Optional()])
+    date_from = DateField(_l("起始日期"), validators=[plausible_date, Optional()])
+    date_to = DateField(_l("截止日期"), validators=[plausible_date, Optional()])
     operator = SelectField(_l("涉及运营商"), validators=[Optional()])
     submit = SubmitField(_l("筛选"))
 
@@ -55,7 +61,9 @@ class ContactForm(FlaskForm):
     """A phone consultation or a walk-in visit."""
 
     channel = SelectField(_l("渠道"), validators=[_required()])
-    at = DateTimeLocalField(_l("时间"), format=LOCAL_FORMATS, validators=[InputRequired(_l("请填写时间。"))])
+    at = DateTimeLocalField(
+        _l("时间"), format=LOCAL_FORMATS, validators=[plausible_date, InputRequired(_l("请填写时间。"))]
+    )
     topic = StringField(_l("主题"), validators=[_required(), Length(max=200)])
     operator = SelectField(_l("涉及运营商"), validators=[Optional()])
     person_name = StringField(_l("来电/来访人姓名"), validators=[Optional(), Length(max=100)])
@@ -93,13 +101,13 @@ class ConvertForm(FlaskForm):
     service_type = SelectField(_l("业务类型"), validators=[_required()])
     service_number = StringField(_l("业务号码"), validators=[_required(), Length(max=40)])
     category = SelectField(_l("申诉类别"), validators=[_required()])
-    event_date = DateField(_l("事发日期"), validators=[Optional()])
-    operator_complaint_date = DateField(_l("向运营商投诉日期"), validators=[Optional()])
+    event_date = DateField(_l("事发日期"), validators=[plausible_date, Optional()])
+    operator_complaint_date = DateField(_l("向运营商投诉日期"), validators=[plausible_date, Optional()])
     operator_ticket_no = StringField(_l("运营商投诉工单号"), validators=[Optional(), Length(max=64)])
     request = TextAreaField(_l("申诉请求"), validators=[_required(), Length(max=5000)])
     facts = TextAreaField(_l("事实与理由"), validators=[_required(), Length(max=5000)])
     received_at = DateTimeLocalField(
-        _l("收到申诉时间"), format=LOCAL_FORMATS, validators=[InputRequired(_l("请填写时间。"))]
+        _l("收到申诉时间"), format=LOCAL_FORMATS, validators=[plausible_date, InputRequired(_l("请填写时间。"))]
     )
     submit = SubmitField(_l("转为申诉"))
 
@@ -113,7 +121,9 @@ class CallForm(FlaskForm):
         default="consumer",
         validators=[InputRequired(_l("请选择一项。"))],
     )
-    at = DateTimeLocalField(_l("回访时间"), format=LOCAL_FORMATS, validators=[InputRequired(_l("请填写时间。"))])
+    at = DateTimeLocalField(
+        _l("回访时间"), format=LOCAL_FORMATS, validators=[plausible_date, InputRequired(_l("请填写时间。"))]
+    )
     reached = RadioField(
         _l("是否接通"),
         choices=[("yes", _l("已接通")), ("no", _l("未接通"))],
@@ -130,7 +140,7 @@ class CallForm(FlaskForm):
         choices=[("yes", _l("已履行")), ("no", _l("未履行"))],
         validators=[Optional()],
     )
-    next_call_due = DateField(_l("下次回访日期"), validators=[Optional()])
+    next_call_due = DateField(_l("下次回访日期"), validators=[plausible_date, Optional()])
     submit = SubmitField(_l("保存回访记录"))
 
     def check_case(self, settled: bool) -> bool:

@@ -19,6 +19,13 @@ from workflows import engine
 from workflows.calendar import SHANGHAI
 
 PER_PAGE = 25
+MAX_PAGE = 100_000
+MAX_ID = 2**31 - 1  # larger ids cannot exist; asking the database would overflow its integer
+
+
+def page_number() -> int:
+    """The ?page= value, kept within 1..MAX_PAGE."""
+    return min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
 
 
 def to_utc(local: dt.datetime) -> dt.datetime:
@@ -59,8 +66,7 @@ def contacts_list():
             "date_to": form.date_to.data,
             "operator_id": _operator_id(form.operator.data),
         }
-    page = request.args.get("page", 1, type=int) or 1
-    pagination = db.paginate(contacts.contacts_query(**filters), page=max(page, 1), per_page=PER_PAGE, error_out=False)
+    pagination = db.paginate(contacts.contacts_query(**filters), page=page_number(), per_page=PER_PAGE, error_out=False)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("staff/contacts/list.html", form=form, pagination=pagination, args=args)
 
@@ -97,7 +103,7 @@ def contact_new():
 
 
 def _contact_or_404(contact_id: int) -> Contact:
-    contact = db.session.get(Contact, contact_id)
+    contact = db.session.get(Contact, contact_id) if contact_id <= MAX_ID else None
     if contact is None or contact.channel not in contacts.INTAKE_CHANNELS:
         abort(404)
     return contact
@@ -226,8 +232,7 @@ def case_calls_page(case_no: str):
 @bp.route("/settlements/unperformed")
 def terms_unperformed():
     """Settled cases whose terms are not carried out (履行未到位): missed on a call, or past their date."""
-    page = request.args.get("page", 1, type=int) or 1
-    pagination = db.paginate(followups.unperformed_query(), page=max(page, 1), per_page=PER_PAGE, error_out=False)
+    pagination = db.paginate(followups.unperformed_query(), page=page_number(), per_page=PER_PAGE, error_out=False)
     return render_template(
         "staff/contacts/unperformed.html", pagination=pagination, today=followups.today_local(), args={}
     )
