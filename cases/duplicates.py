@@ -1,4 +1,4 @@
-"""Possible repeat appeals (Art. 11(3)): the same service number against the same operator within 12 months."""
+"""Possible repeat appeals (Art. 11(3)): the same service number against the same operator in the last 12 months."""
 
 from __future__ import annotations
 
@@ -13,22 +13,21 @@ from cases.models import Appeal, CaseEvent, User, utcnow
 WINDOW = dt.timedelta(days=365)
 
 
-def _related(other: type[Appeal], appeal_id, service_number, operator_id, received_at) -> sa.ColumnElement[bool]:
+def _related(other: type[Appeal], appeal_id, service_number, operator_id) -> sa.ColumnElement[bool]:
     return sa.and_(
         other.id != appeal_id,
         other.service_number == service_number,
         other.operator_id == operator_id,
-        other.received_at >= received_at - WINDOW,
-        other.received_at <= received_at + WINDOW,
+        other.received_at >= utcnow() - WINDOW,
     )
 
 
 def similar_appeals(appeal: Appeal) -> list[Appeal]:
-    """Other appeals on the same service number and operator received within 12 months of this one."""
+    """Other appeals on the same service number and operator received in the last 12 months."""
     return list(
         db.session.scalars(
             sa.select(Appeal)
-            .where(_related(Appeal, appeal.id, appeal.service_number, appeal.operator_id, appeal.received_at))
+            .where(_related(Appeal, appeal.id, appeal.service_number, appeal.operator_id))
             .order_by(Appeal.received_at.desc())
         )
     )
@@ -41,7 +40,7 @@ def similar_counts(appeal_ids: list[int]) -> dict[int, int]:
     other = aliased(Appeal)
     rows = db.session.execute(
         sa.select(Appeal.id, sa.func.count(other.id))
-        .join(other, _related(other, Appeal.id, Appeal.service_number, Appeal.operator_id, Appeal.received_at))
+        .join(other, _related(other, Appeal.id, Appeal.service_number, Appeal.operator_id))
         .where(Appeal.id.in_(appeal_ids))
         .group_by(Appeal.id)
     )

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from cases.models import Appeal, CaseEvent, PiiView, utcnow
+from cases.models import Appeal
 from tests.conftest import make_user
 from tests.factories import make_appeal
 
@@ -39,3 +39,176 @@ def test_the_case_page_renders_for_every_staff_role_and_state(client, auth, role
     assert resp.status_code == 200, resp.get_data(as_text=True)[:2000]
     html = resp.get_data(as_text=True)
     assert a.case_no in html and "138****8000" in html
+
+
+# --- queues: filters, sorting, pagination, masking, no N+1 ------------------------------------------------
+
+
+def _case_numbers(html: str) -> list[str]:
+    import re
+
+    return re.findall(r'href="/staff/cases/(JL\d{4}-\d{6})"', html)
+
+
+def test_the_new_appeals_queue_holds_received_and_awaiting_materials_with_the_phone_masked(client, auth):
+    auth.as_role("clerk")
+    received = make_appeal()
+    waiting = make_appeal(state="awaiting_materials", phone="13912345678", service_number="13912345678")
+    accepted = make_appeal(state="accepted")
+    html = client.get("/staff/queues/new").get_data(as_text=True)
+    assert set(_case_numbers(html)) == {received.case_no, waiting.case_no}
+    assert accepted.case_no not in html
+    assert "139****5678" in html and "13912345678" not in html
+
+
+def test_the_other_queues_waiting_overdue_closed_and_mine(client, auth):
+    clerk = auth.as_role("clerk")
+    referred = make_appeal(state="referred")
+    late = make_appeal(at=dt.datetime(2026, 1, 5, 2, 0), service_number="13900000009")
+    closed = make_appeal(state="closed")
+    rejected = make_appeal(state="rejected")
+    withdrawn = make_appeal(state="withdrawn")
+    mine = make_appeal(state="accepted")
+    mine.assignee_id = clerk.id
+    db.session.commit()
+    assert _case_numbers(client.get("/staff/queues/waiting").get_data(as_text=True)) == [referred.case_no]
+    assert _case_numbers(client.get("/staff/queues/overdue").get_data(as_text=True)) == [late.case_no]
+    closed_html = client.get("/staff/queues/closed").get_data(as_text=True)
+    assert set(_case_numbers(closed_html)) == {closed.case_no, rejected.case_no, withdrawn.case_no}
+    assert _case_numbers(client.get("/staff/queues/mine").get_data(as_text=True)) == [mine.case_no]
+    assert client.get("/staff/queues/nonsense").status_code == 404
+
+
+def test_queue_filters_by_state_operator_category_dates_assignee_and_overdue(client, auth):
+    auth.as_role("supervisor")
+    mediator = make_user("mediator")
+    a = make_appeal(at=dt.datetime(2026, 3, 2, 2, 0), category="network")
+    b = make_appeal(at=dt.datetime(2026, 3, 10, 2, 0), operator_code="unicom_jl", service_number="13100000001")
+    c = make_appeal(state="awaiting_materials", at=dt.datetime(2026, 3, 20, 2, 0), service_number="13100000002")
+    c.assignee_id = mediator.id
+    fresh = make_appeal(service_number="13100000003")  # received now: its decision clock is still running
+    db.session.commit()
+    unicom = db.session.scalar(sa.select(Appeal.operator_id).where(Appeal.id == b.id))
+
+    def listed(query: str) -> set[str]:
+        resp = client.get(f"/staff/queues/new?{query}")
+        assert resp.status_code == 200
+        return set(_case_numbers(resp.get_data(as_text=True)))
+
+    assert listed("state=awaiting_materials") == {c.case_no}
+    assert listed(f"operator={unicom}") == {b.case_no}
+    assert listed("category=network") == {a.case_no}
+    assert listed("received_from=2026-03-05&received_to=2026-03-20") == {b.case_no, c.case_no}
+    assert listed("received_to=2026-03-02") == {a.case_no}  # the whole local day counts
+    assert listed(f"assignee={mediator.id}") == {c.case_no}
+    assert listed("overdue=1") == {a.case_no, b.case_no}  # c is paused, fresh is in time
+    assert listed("overdue=0") == {c.case_no, fresh.case_no}
+    bad = client.get("/staff/queues/new?received_from=2026-13-45&operator=abc&page=-3&sort=drop+table")
+    assert bad.status_code == 200 and "日期格式应为" in bad.get_data(as_text=True)
+
+
+def test_queues_sort_by_deadline_and_by_received_date(client, auth):
+    auth.as_role("clerk")
+    middle = make_appeal(at=dt.datetime(2026, 3, 10, 2, 0), service_number="13100000001")
+    old = make_appeal(at=dt.datetime(2026, 3, 2, 2, 0), service_number="13100000002")
+    new = make_appeal(at=dt.datetime(2026, 3, 20, 2, 0), service_number="13100000003")
+    paused = make_appeal(state="awaiting_materials", at=dt.datetime(2026, 3, 1, 2, 0), service_number="13100000004")
+    # the paused case's clocks still have due dates; by deadline it comes first (earliest due)
+    by_deadline = _case_numbers(client.get("/staff/queues/new?sort=deadline").get_data(as_text=True))
+    assert by_deadline == [paused.case_no, old.case_no, middle.case_no, new.case_no]
+    latest_first = _case_numbers(client.get("/staff/queues/new?sort=-received").get_data(as_text=True))
+    assert latest_first == [new.case_no, middle.case_no, old.case_no, paused.case_no]
+    earliest_first = _case_numbers(client.get("/staff/queues/new?sort=received").get_data(as_text=True))
+    assert earliest_first == list(reversed(latest_first))
+    last_due_first = _case_numbers(client.get("/staff/queues/new?sort=-deadline").get_data(as_text=True))
+    assert last_due_first == list(reversed(by_deadline))
+
+
+def test_queues_are_paginated_fifty_a_page_and_the_links_keep_the_filters(client, auth):
+    auth.as_role("clerk")
+    for n in range(53):
+        make_appeal(service_number=f"1310000{n:04d}", category="service")
+    first = client.get("/staff/queues/new?category=service&sort=received").get_data(as_text=True)
+    assert len(set(_case_numbers(first))) == 50
+    assert "共 53 件" in first
+    assert "page=2" in first and "category=service" in first
+    second = client.get("/staff/queues/new?category=service&sort=received&page=2").get_data(as_text=True)
+    assert len(set(_case_numbers(second))) == 3
+    assert not set(_case_numbers(first)) & set(_case_numbers(second))
+    assert client.get("/staff/queues/new?page=99").status_code == 200
+
+
+def test_a_queue_page_costs_the_same_number_of_queries_for_3_or_30_cases(client, auth, app):
+    auth.as_role("clerk")
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    def queries_for_page() -> int:
+        statements.clear()
+        sa.event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            assert client.get("/staff/queues/new").status_code == 200
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", count)
+        return len(statements)
+
+    for n in range(3):
+        make_appeal(service_number=f"1320000{n:04d}")
+    few = queries_for_page()
+    for n in range(27):
+        make_appeal(service_number=f"1330000{n:04d}", operator_code="unicom_jl" if n % 2 else "telecom_jl")
+    many = queries_for_page()
+    assert many == few, (few, many)
+
+
+# --- search -----------------------------------------------------------------------------------------------
+
+
+def test_search_by_case_number_exact_and_prefix(client, auth):
+    auth.as_role("clerk")
+    a = make_appeal()
+    b = make_appeal(service_number="13100000001")
+    exact = client.get(f"/staff/search?q={a.case_no}").get_data(as_text=True)
+    assert _case_numbers(exact) == [a.case_no]
+    prefix = client.get(f"/staff/search?q={a.case_no[:8]}&key=case_no").get_data(as_text=True)
+    assert set(_case_numbers(prefix)) == {a.case_no, b.case_no}
+
+
+def test_search_by_phone_and_by_service_number(client, auth):
+    auth.as_role("clerk")
+    a = make_appeal(phone="13912345678", service_number="04318888888", service_type="fixed")
+    make_appeal(phone="13011112222", service_number="13011112222")
+    assert _case_numbers(client.get("/staff/search?q=139-1234-5678&key=phone").get_data(as_text=True)) == [a.case_no]
+    assert _case_numbers(client.get("/staff/search?q=04318888888").get_data(as_text=True)) == [a.case_no]
+    assert _case_numbers(client.get("/staff/search?q=13912345678&key=service_number").get_data(as_text=True)) == []
+
+
+def test_search_chinese_words_in_the_facts(client, auth):
+    auth.as_role("mediator")
+    roaming = make_appeal(facts="国际漫游期间流量扣费异常，一天三百元", service_number="13100000001")
+    broadband = make_appeal(facts="宽带报修无人上门", service_number="13100000002")
+    assert _case_numbers(client.get("/staff/search?q=漫游").get_data(as_text=True)) == [roaming.case_no]
+    assert _case_numbers(client.get("/staff/search?q=流量 扣费&key=facts").get_data(as_text=True)) == [roaming.case_no]
+    assert _case_numbers(client.get("/staff/search?q=宽带 漫游&key=facts").get_data(as_text=True)) == []
+    assert _case_numbers(client.get("/staff/search?q=报修").get_data(as_text=True)) == [broadband.case_no]
+
+
+def test_search_treats_percent_and_underscore_literally(client, auth):
+    auth.as_role("clerk")
+    discount = make_appeal(facts="承诺打折50%但未兑现", service_number="13100000001")
+    make_appeal(facts="承诺打折50元", service_number="13100000002")
+    make_appeal(facts="套餐名称A_B", service_number="13100000003")
+    assert _case_numbers(client.get("/staff/search?q=50%25").get_data(as_text=True)) == [discount.case_no]
+    assert len(_case_numbers(client.get("/staff/search?q=%25").get_data(as_text=True))) == 1
+    assert len(_case_numbers(client.get("/staff/search?q=A_B").get_data(as_text=True))) == 1
+    assert _case_numbers(client.get("/staff/search?q=_").get_data(as_text=True)) != []  # only the A_B case
+    assert len(_case_numbers(client.get("/staff/search?q=_").get_data(as_text=True))) == 1
+
+
+def test_an_empty_or_overlong_search_is_answered_with_a_message(client, auth):
+    auth.as_role("clerk")
+    assert "请输入要查找的内容" in client.get("/staff/search?q=").get_data(as_text=True)
+    assert client.get("/staff/search?q=" + "词" * 500).status_code == 200
+    assert client.get("/staff/search").status_code == 200

@@ -124,7 +124,7 @@ class NoteForm(FlaskForm):
     )
 
 
-PII_FIELDS = ("phone", "id_number", "address", "email")
+PII_FIELDS = ("phone", "service_number", "id_number", "address", "email")
 
 
 class RevealForm(FlaskForm):
