@@ -1,3 +1,106 @@
-"""The public bulletin pages (published half-yearly figures)."""
+"""The public bulletin pages: the published figures of each period, charts with data tables, exports."""
 
-from app.public import bp  # noqa: F401
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, render_template, request
+from flask_babel import gettext as _
+
+from app import bulletin_export as export
+from app.i18n import code_name, is_english
+from app.public import bp
+from cases import bulletin
+from cases.bulletin import Period, PeriodError
+
+
+def _label(p: Period) -> str:
+    return p.label_en() if is_english() else p.label_zh()
+
+
+def _period_or_404(code: str) -> Period:
+    try:
+        return Period.parse(code)
+    except PeriodError:
+        abort(404)
+
+
+def _trend() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Accepted appeals and the settlement rate of every published period, oldest first."""
+    accepted, rate = [], []
+    for code in bulletin.published_periods():
+        figures = bulletin.published_revision(code).figures
+        label = _label(Period.parse(code))
+        accepted.append((label, figures.get("appeals_accepted", 0)))
+        rate.append((label, float(figures.get("settlement_rate_pct") or 0)))
+    return export.bars(accepted), export.bars(rate)
+
+
+def chart_rows(figures: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The bar rows of the breakdown charts."""
+    return {
+        "chart_operator": export.bars([(o["name"] or o["operator"], o["accepted"]) for o in figures["by_operator"]]),
+        "chart_category": export.bars([(code_name(k, "category"), v) for k, v in figures["by_category"].items()]),
+        "chart_outcome": export.bars([(code_name(k, "outcome"), v) for k, v in figures["by_outcome"].items()]),
+    }
+
+
+@bp.route("/bulletin")
+def bulletin_index():
+    """The list of published periods and the trend over them."""
+    periods = [{"code": c, "label": _label(Period.parse(c))} for c in bulletin.published_periods()]
+    trend_accepted, trend_rate = _trend()
+    return render_template(
+        "public/bulletin/index.html", periods=periods, trend_accepted=trend_accepted, trend_rate=trend_rate
+    )
+
+
+@bp.route("/bulletin/<period>")
+def bulletin_period(period: str):
+    """A period's published bulletin: the paragraph, the tables and the charts."""
+    p = _period_or_404(period)
+    rev = bulletin.published_revision(p.code)
+    if rev is None:
+        abort(404)
+    trend_accepted, _rate = _trend()
+    return render_template(
+        "public/bulletin/period.html",
+        period=p.code,
+        label=_label(p),
+        revision=rev,
+        tables=export.tables(rev.figures),
+        trend_accepted=trend_accepted,
+        **chart_rows(rev.figures),
+    )
+
+
+@bp.route("/bulletin/<period>/export.<fmt>")
+def bulletin_export(period: str, fmt: str):
+    """A published period as CSV (one table, ?table=), XLSX (every table), JSON or PDF."""
+    p = _period_or_404(period)
+    rev = bulletin.published_revision(p.code)
+    if rev is None or fmt not in ("csv", "xlsx", "json", "pdf"):
+        abort(404)
+    tables = export.tables(rev.figures)
+    name = f"bulletin-{p.code}-r{rev.number}"
+    if fmt == "csv":
+        key = request.args.get("table", "summary")
+        table = next((t for t in tables if t.key == key), None)
+        if table is None:
+            abort(404)
+        return export.csv_response(table, f"{name}-{key}")
+    if fmt == "xlsx":
+        return export.xlsx_response(tables, name)
+    if fmt == "json":
+        return export.json_response(
+            {
+                "period": p.code,
+                "revision": rev.number,
+                "published_at": rev.published_at.isoformat() + "Z",
+                "paragraph": rev.paragraph,
+                "figures": rev.figures,
+            },
+            name,
+        )
+    title = _("%(period)s申诉受理情况", period=_label(p))
+    return export.pdf_response(title, rev.paragraph, tables, name)

@@ -1,3 +1,359 @@
 """The staff statistics pages, revisions, publishing, baselines, subscriber counts, jobs."""
 
-from app.staff import bp  # noqa: F401
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, IntegerField, SelectField, StringField
+from wtforms.validators import InputRequired, NumberRange, Optional, ValidationError
+
+from app import bulletin_export as export
+from app.extensions import db
+from app.i18n import is_english
+from app.public.bulletin import chart_rows
+from app.staff import bp
+from cases import bulletin, statistics
+from cases.bulletin import Period, PeriodError
+from cases.models import Baseline, OutboxJob, SubscriberCount, utcnow
+from cases.reference import active_operators
+from workflows import outbox, queue
+from workflows.calendar import local_date, local_midnight_utc
+
+PAGE_SIZE = 100
+MAX_RANGE_DAYS = 366 * 5
+BASELINE_FIGURES = (
+    "appeals_accepted",
+    "appeals_accepted_basic",
+    "appeals_accepted_resale_other",
+    "settled",
+    "phone_consultations",
+    "callbacks",
+    "visits",
+    "materials_received",
+)
+
+
+def _valid_period(form, field) -> None:
+    try:
+        field.data = Period.parse(field.data or "").code
+    except PeriodError:
+        raise ValidationError(_("统计期格式应为 2022H2（半年）或 2023Q1（季度）。")) from None
+
+
+class RangeForm(FlaskForm):
+    """Any date range (Asia/Shanghai dates, both included)."""
+
+    class Meta:
+        csrf = False
+
+    start = DateField(_l("起始日期"), validators=[InputRequired(_l("请填写起始日期。"))])
+    end = DateField(_l("截止日期"), validators=[InputRequired(_l("请填写截止日期。"))])
+
+    def validate_end(self, field) -> None:
+        if self.start.data and field.data:
+            if field.data < self.start.data:
+                raise ValidationError(_("截止日期不能早于起始日期。"))
+            if (field.data - self.start.data).days > MAX_RANGE_DAYS:
+                raise ValidationError(_("日期范围最长五年。"))
+
+
+class RollupForm(FlaskForm):
+    """Which period to roll up now."""
+
+    period = StringField(_l("统计期"), validators=[InputRequired(_l("请填写统计期。")), _valid_period])
+
+
+class BaselineForm(FlaskForm):
+    """The published figures of a period from before the system."""
+
+    period = StringField(_l("统计期"), validators=[InputRequired(_l("请填写统计期。")), _valid_period])
+    appeals_accepted = IntegerField(
+        _l("受理用户申诉（件）"),
+        validators=[InputRequired(_l("请填写受理件数。")), NumberRange(0, 10_000_000, _l("请输入0以上的整数。"))],
+    )
+    appeals_accepted_basic = IntegerField(_l("其中：基础电信业务企业（件）"), validators=[Optional(), NumberRange(0)])
+    appeals_accepted_resale_other = IntegerField(
+        _l("其中：移动转售等其他企业（件）"), validators=[Optional(), NumberRange(0)]
+    )
+    settled = IntegerField(_l("达成和解（件）"), validators=[Optional(), NumberRange(0)])
+    phone_consultations = IntegerField(_l("电话咨询（件）"), validators=[Optional(), NumberRange(0)])
+    callbacks = IntegerField(_l("回访呼出（件）"), validators=[Optional(), NumberRange(0)])
+    visits = IntegerField(_l("现场来访（人次）"), validators=[Optional(), NumberRange(0)])
+    materials_received = IntegerField(_l("用户提交材料（件）"), validators=[Optional(), NumberRange(0)])
+
+
+class SubscriberForm(FlaskForm):
+    """An operator's subscriber count for a period."""
+
+    operator = SelectField(_l("企业"), validators=[InputRequired(_l("请选择企业。"))])
+    period = StringField(_l("统计期"), validators=[InputRequired(_l("请填写统计期。")), _valid_period])
+    count = IntegerField(
+        _l("用户数（户）"),
+        validators=[InputRequired(_l("请填写用户数。")), NumberRange(0, 10**10, _l("请输入0以上的整数。"))],
+    )
+
+
+def _label(p: Period) -> str:
+    return p.label_en() if is_english() else p.label_zh()
+
+
+def _range() -> tuple[RangeForm, dt.datetime | None, dt.datetime | None]:
+    """The range form from the query string (default: this half-year so far) and its UTC bounds."""
+    form = RangeForm(formdata=request.args if request.args.get("start") or request.args.get("end") else None)
+    if not request.args.get("start") and not request.args.get("end"):
+        period = request.args.get("period")
+        try:
+            p = Period.parse(period) if period else Period.containing(utcnow())
+        except PeriodError:
+            p = Period.containing(utcnow())
+        form.start.data = p.first_day
+        form.end.data = min(p.end_day - dt.timedelta(days=1), local_date(utcnow()))
+        return form, local_midnight_utc(form.start.data), local_midnight_utc(form.end.data + dt.timedelta(days=1))
+    if not form.validate():
+        return form, None, None
+    return form, local_midnight_utc(form.start.data), local_midnight_utc(form.end.data + dt.timedelta(days=1))
+
+
+@bp.route("/statistics", endpoint="statistics")
+def statistics_page():
+    """Figures and breakdowns for any date range."""
+    form, start, end = _range()
+    figures = statistics.compute(start, end) if start is not None else None
+    return render_template(
+        "staff/statistics/index.html",
+        form=form,
+        figures=figures,
+        tables=export.tables(figures) if figures else [],
+        charts=chart_rows(figures) if figures else {},
+        range_args={"start": form.start.data.isoformat(), "end": form.end.data.isoformat()} if figures else {},
+        labels=export.FIGURE_LABELS,
+        drill=statistics.DRILLDOWN,
+    )
+
+
+@bp.route("/statistics/export.<fmt>")
+def statistics_export(fmt: str):
+    """The range's figures as CSV (?table=), XLSX or JSON."""
+    form, start, end = _range()
+    if start is None or fmt not in ("csv", "xlsx", "json"):
+        abort(404)
+    figures = statistics.compute(start, end)
+    tables = export.tables(figures)
+    name = f"statistics-{form.start.data:%Y%m%d}-{form.end.data:%Y%m%d}"
+    if fmt == "csv":
+        table = next((t for t in tables if t.key == request.args.get("table", "summary")), None)
+        if table is None:
+            abort(404)
+        return export.csv_response(table, f"{name}-{table.key}")
+    if fmt == "xlsx":
+        return export.xlsx_response(tables, name)
+    return export.json_response(
+        {"from": form.start.data.isoformat(), "to": form.end.data.isoformat(), "figures": figures}, name
+    )
+
+
+@bp.route("/statistics/figure/<figure>")
+def statistics_drilldown(figure: str):
+    """The events or rows that make up one figure in a range (personal data masked)."""
+    if figure not in statistics.DRILLDOWN:
+        abort(404)
+    form, start, end = _range()
+    if start is None:
+        abort(404)
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    rows = statistics.drilldown(figure, start, end, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
+    return render_template(
+        "staff/statistics/drilldown.html",
+        figure=figure,
+        label=export.FIGURE_LABELS[figure],
+        rows=rows[:PAGE_SIZE],
+        has_next=len(rows) > PAGE_SIZE,
+        page=page,
+        form=form,
+        range_args={"start": form.start.data.isoformat(), "end": form.end.data.isoformat()},
+    )
+
+
+# --- bulletin revisions ----------------------------------------------------------------------------------------
+
+
+def _periods() -> list[dict[str, Any]]:
+    rows = db.session.execute(
+        sa.select(
+            bulletin.BulletinRevision.period,
+            sa.func.max(bulletin.BulletinRevision.number),
+            sa.func.max(bulletin.BulletinRevision.published_at),
+        )
+        .group_by(bulletin.BulletinRevision.period)
+        .order_by(bulletin.BulletinRevision.period.desc())
+    ).all()
+    return [{"code": c, "label": _label(Period.parse(c)), "latest": n, "published_at": p} for c, n, p in rows]
+
+
+@bp.route("/bulletin")
+def bulletin_revisions():
+    """Every period with revisions, and the form to roll one up now."""
+    form = RollupForm()
+    if not form.period.data:
+        form.period.data = Period.containing(utcnow()).code
+    return render_template("staff/statistics/bulletin.html", periods=_periods(), form=form)
+
+
+@bp.route("/bulletin/build", methods=["POST"])
+def bulletin_build():
+    """Queue the rollup of a period (run inline without Redis)."""
+    form = RollupForm()
+    if not form.validate():
+        return render_template("staff/statistics/bulletin.html", periods=_periods(), form=form), 422
+    outbox.record("rollup_period", {"period": form.period.data})
+    db.session.commit()
+    flash(_("已提交 %(period)s 的统计任务。", period=form.period.data), "success")
+    return redirect(url_for("staff.bulletin_period", period=form.period.data))
+
+
+@bp.route("/bulletin/<period>")
+def bulletin_period(period: str):
+    """A period's revisions; one revision's paragraph, figures and what changed since the one before."""
+    try:
+        p = Period.parse(period)
+    except PeriodError:
+        abort(404)
+    revisions = bulletin.revisions(p.code)
+    number = request.args.get("r", type=int)
+    current = next((r for r in revisions if r.number == number), revisions[0] if revisions else None)
+    previous = next((r for r in revisions if current and r.number == current.number - 1), None)
+    changes = bulletin.diff(current.figures, previous.figures) if current and previous else []
+    return render_template(
+        "staff/statistics/period.html",
+        period=p,
+        label=_label(p),
+        revisions=revisions,
+        current=current,
+        previous=previous,
+        changes=changes,
+        changed_tables=bulletin.changed_tables(current.figures, previous.figures) if current and previous else [],
+        tables=export.tables(current.figures) if current else [],
+        labels=export.FIGURE_LABELS,
+        drill=statistics.DRILLDOWN,
+    )
+
+
+@bp.route("/bulletin/<period>/<int:number>/publish", methods=["POST"])
+def bulletin_publish(period: str, number: int):
+    """Publish a revision; a published revision never changes."""
+    rev = bulletin.get_revision(period, number)
+    if rev is None:
+        abort(404)
+    if bulletin.publish(rev, g.user.id):
+        db.session.commit()
+        flash(_("已发布第%(n)s版。", n=number), "success")
+    else:
+        flash(_("该版本已发布，不能更改。"), "error")
+    return redirect(url_for("staff.bulletin_period", period=period, r=number))
+
+
+# --- baselines and subscriber counts ------------------------------------------------------------------------------
+
+
+@bp.route("/statistics/baselines", methods=["GET", "POST"])
+def baselines():
+    """Published figures of periods before the system, so 同比 works from the first period."""
+    form = BaselineForm()
+    if form.validate_on_submit():
+        figures = {k: getattr(form, k).data for k in BASELINE_FIGURES if getattr(form, k).data is not None}
+        row = db.session.scalar(sa.select(Baseline).where(Baseline.period == form.period.data))
+        if row is None:
+            row = Baseline(period=form.period.data)
+            db.session.add(row)
+        row.figures = figures
+        row.entered_by_id = g.user.id
+        row.entered_at = utcnow()
+        db.session.commit()
+        flash(_("已保存 %(period)s 的基准数据。", period=form.period.data), "success")
+        return redirect(url_for("staff.baselines"))
+    rows = db.session.scalars(sa.select(Baseline).order_by(Baseline.period.desc())).all()
+    status = 422 if form.errors else 200
+    return render_template("staff/statistics/baselines.html", form=form, rows=rows, labels=export.FIGURE_LABELS), status
+
+
+@bp.route("/statistics/subscribers", methods=["GET", "POST"])
+def subscribers():
+    """Subscriber counts per operator and period, for the per-million-users rate."""
+    form = SubscriberForm()
+    operators = active_operators()
+    form.operator.choices = [("", _("请选择"))] + [(str(o.id), o.display_name) for o in operators]
+    if form.validate_on_submit():
+        op_id = int(form.operator.data)
+        row = db.session.scalar(
+            sa.select(SubscriberCount).where(
+                SubscriberCount.operator_id == op_id, SubscriberCount.period == form.period.data
+            )
+        )
+        if row is None:
+            row = SubscriberCount(operator_id=op_id, period=form.period.data, count=form.count.data)
+            db.session.add(row)
+        row.count = form.count.data
+        db.session.commit()
+        flash(_("已保存用户数。"), "success")
+        return redirect(url_for("staff.subscribers"))
+    rows = db.session.scalars(
+        sa.select(SubscriberCount).order_by(SubscriberCount.period.desc(), SubscriberCount.operator_id)
+    ).all()
+    status = 422 if form.errors else 200
+    return render_template("staff/statistics/subscribers.html", form=form, rows=rows), status
+
+
+# --- jobs ------------------------------------------------------------------------------------------------------
+
+
+def _queue_overview() -> tuple[dict[str, Any] | None, str]:
+    if not current_app.config.get("REDIS_URL"):
+        return None, _("未配置 Redis：任务在提交后直接执行。")
+    try:
+        return queue.overview(current_app._get_current_object()), ""
+    except Exception as exc:  # Redis down: the page still shows the outbox
+        return None, _("无法连接 Redis：%(error)s", error=exc.__class__.__name__)
+
+
+@bp.route("/jobs")
+def jobs_page():
+    """Background jobs by status with their errors, the rq queue, workers and failed jobs."""
+    counts = dict(db.session.execute(sa.select(OutboxJob.status, sa.func.count()).group_by(OutboxJob.status)).all())
+    status = request.args.get("status") or None
+    q = sa.select(OutboxJob).order_by(OutboxJob.id.desc()).limit(PAGE_SIZE)
+    q = q.where(OutboxJob.status == status) if status else q.where(OutboxJob.status != "done")
+    overview, redis_note = _queue_overview()
+    return render_template(
+        "staff/statistics/jobs.html",
+        counts=counts,
+        status=status,
+        rows=db.session.scalars(q).all(),
+        overview=overview,
+        redis_note=redis_note,
+        retry_form=FlaskForm(),
+    )
+
+
+@bp.route("/jobs/<int:job_id>/retry", methods=["POST"])
+def job_retry(job_id: int):
+    """Put a failed job back on the queue."""
+    if outbox.retry(job_id):
+        db.session.commit()
+        flash(_("任务 %(id)s 已重新排队。", id=job_id), "success")
+    else:
+        flash(_("任务 %(id)s 无需重试。", id=job_id), "error")
+    return redirect(url_for("staff.jobs_page"))
+
+
+@bp.route("/jobs/rq/<rq_id>/requeue", methods=["POST"])
+def rq_requeue(rq_id: str):
+    """Put a job from rq's failed registry back on the queue."""
+    ok = bool(current_app.config.get("REDIS_URL")) and queue.requeue_failed(current_app._get_current_object(), rq_id)
+    flash(_("已重新排队。") if ok else _("该任务不在失败列表中。"), "success" if ok else "error")
+    return redirect(url_for("staff.jobs_page"))
