@@ -12,7 +12,7 @@ from werkzeug.datastructures import FileStorage
 from app.extensions import db
 from cases import materials
 from cases.models import CaseEvent, Material, PiiView, Settlement
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, make_user
 from tests.factories import make_appeal
 from workflows import engine
 
@@ -141,7 +141,9 @@ def test_an_empty_reply_a_stale_version_and_a_bad_attachment_are_refused(client,
     assert db.session.scalar(sa.select(sa.func.count(Material.id))) == 0
 
 
-def test_the_operator_proposes_a_settlement_that_the_mediator_sees_and_then_reports_the_terms_done(client, auth):
+def test_the_operator_proposes_a_settlement_that_the_mediator_sees_and_then_reports_the_terms_done(
+    client, auth, separate_identities
+):
     appeal = make_appeal(state="replied")
     auth.as_role("operator")
     bad = client.post(f"/operator/cases/{appeal.case_no}/settlement", data={"refund_amount": "-5"})
@@ -155,6 +157,11 @@ def test_the_operator_proposes_a_settlement_that_the_mediator_sees_and_then_repo
     assert proposal.proposed_by == "operator" and proposal.agreed_at is None and proposal.apology
     event = db.session.scalar(sa.select(CaseEvent).where(CaseEvent.action == "propose_settlement"))
     assert event.internal and event.details["refund_amount"] == "30.00"
+    mediator_view = client.application.test_client()
+    make_user("mediator", "mediator-view")
+    mediator_view.post("/auth/login", data={"username": "mediator-view", "password": PASSWORD})
+    calls_page = mediator_view.get(f"/staff/cases/{appeal.case_no}/calls").get_data(as_text=True)
+    assert "企业提出的和解方案" in calls_page and "30.00" in calls_page
     # not settled yet: nothing to report done
     assert client.post(f"/operator/cases/{appeal.case_no}/terms-done").status_code == 409
     engine.perform(appeal, "settle", role="mediator", data={"refund_amount": "30", "perform_by": "2026-12-20"})
@@ -201,7 +208,6 @@ def test_the_full_path_from_filing_to_closing_through_the_web_pages_leaves_an_au
     import datetime as dt
 
     from cases.models import Appeal, Contact
-    from tests.conftest import make_user
 
     today = dt.date.today()
     consumer = app.test_client()

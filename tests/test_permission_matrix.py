@@ -44,7 +44,9 @@ def demo(app):
         "name": "new",
         "action": "reject",  # refused without its ground: the request reaches the view and changes nothing
         "filename": "css/site.css",
-        "year": 2022,
+        "fmt": "csv",
+        "figure": "accepted",
+        "number": 1,
     }
 
 

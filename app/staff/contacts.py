@@ -13,7 +13,7 @@ from app.extensions import db
 from app.i18n import is_english
 from app.staff import bp
 from app.staff.contact_forms import CallForm, ContactForm, ConvertForm, FilterForm, code_choices, operator_choices
-from cases import contacts, followups, tracking
+from cases import contacts, followups, operator_view, tracking
 from cases.models import Appeal, Contact, Operator, utcnow
 from workflows import engine
 from workflows.calendar import SHANGHAI
@@ -182,6 +182,7 @@ def _appeal_or_404(case_no: str) -> Appeal:
 def case_calls_context(appeal: Appeal, form: CallForm | None = None) -> dict[str, Any]:
     """What the calls partial shows: the calls, the next call due, the terms status and the call form."""
     settlement = followups.agreed_settlement(appeal)
+    latest = operator_view.latest_settlement(appeal)
     if form is None:
         form = CallForm(formdata=None)
         form.at.data = to_local(utcnow())
@@ -189,6 +190,7 @@ def case_calls_context(appeal: Appeal, form: CallForm | None = None) -> dict[str
         "calls": followups.calls_of(appeal),
         "next_call_due": followups.next_call_due(appeal),
         "settlement": settlement,
+        "proposal": latest if latest is not None and latest.agreed_at is None else None,
         "terms_status": followups.terms_status(settlement),
         "settled": appeal.status == "settled",
         "form": form,
