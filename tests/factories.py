@@ -73,3 +73,16 @@ def make_appeal(
         engine.perform(appeal, action, role=role, data=data, at=at)
     db.session.commit()
     return appeal
+
+
+def open_as(client, method: str, url: str, **kwargs):
+    """A request from one of several signed-in clients.
+
+    The test app context outlives requests, so Flask-Login's cached user in `g` would leak from one
+    client's request into the next; each request must load its own user from its own session cookie.
+    """
+    from flask import g
+
+    g.pop("_login_user", None)
+    g.pop("user", None)
+    return client.open(url, method=method, **kwargs)

@@ -13,7 +13,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.extensions import db
 from cases.models import Appeal, CaseEvent, Referral
 from tests.conftest import make_user, on_postgres
-from tests.factories import PATHS, make_appeal
+from tests.factories import PATHS, make_appeal, open_as
 from workflows import engine, lifecycle
 from workflows.engine import ActionNotAllowed, InvalidFields, RoleNotAllowed
 
@@ -195,7 +195,12 @@ def test_a_bad_date_and_a_bad_amount_are_refused_with_messages_not_errors(client
 # --- optimistic locking -----------------------------------------------------------------------------------
 
 
-def test_two_staff_act_on_the_same_case_one_wins_the_other_is_told_the_case_changed(app, auth):
+def _fresh_events(appeal: Appeal) -> list[CaseEvent]:
+    db.session.expire_all()
+    return db.session.get(Appeal, appeal.id).events
+
+
+def test_two_staff_act_on_the_same_case_one_wins_the_other_is_told_the_case_changed(app):
     clerk_client, supervisor_client = app.test_client(), app.test_client()
     from tests.conftest import AuthActions
 
@@ -205,9 +210,12 @@ def test_two_staff_act_on_the_same_case_one_wins_the_other_is_told_the_case_chan
     version = a.version  # both pages were rendered at this version
     accept = lifecycle.transition_for("accept", "received")
     reject = lifecycle.transition_for("reject", "received")
-    first = clerk_client.post(f"/staff/cases/{a.case_no}/actions/accept", data=form_data(accept, version))
+    first = open_as(clerk_client, "POST", f"/staff/cases/{a.case_no}/actions/accept", data=form_data(accept, version))
     assert first.status_code == 302
-    second = supervisor_client.post(
+    assert _fresh_events(a)[-1].actor.role == "clerk"
+    second = open_as(
+        supervisor_client,
+        "POST",
         f"/staff/cases/{a.case_no}/actions/reject",
         data=form_data(reject, version, {"ground": "art11_3", "explanation": "重复申诉，见前案"}),
     )
