@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,7 @@ from cases.validation import (
     parse_date,
 )
 
+OPERATOR_CODE_RE = re.compile(r"[A-Za-z0-9_.-]{1,32}")  # checked before the code is looked up
 LIMITS = {
     "complainant_name": 50,
     "phone": 20,
@@ -129,7 +131,7 @@ def clean_appeal(raw: Mapping[str, Any], today: dt.date) -> dict[str, Any]:
 def _operator(value: Any) -> Operator:
     if value in (None, ""):
         raise FieldError(_required())
-    if not isinstance(value, str) or len(value) > 32:
+    if not isinstance(value, str) or not OPERATOR_CODE_RE.fullmatch(value):
         raise FieldError(_("请从列表中选择被申诉的运营商。"))
     op = db.session.scalar(sa.select(Operator).where(Operator.code == value, Operator.active))
     if op is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from typing import Any
 
@@ -23,6 +24,7 @@ ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
 CODE_LENGTH = 10
 ITERATIONS = 10_000
 SCHEME = "pbkdf2_sha256"
+CASE_NO_RE = re.compile(r"(?=.{1,20}$)[A-Z0-9]{1,12}-?[0-9]{1,12}")  # only such text is ever sent to the database
 _DUMMY = f"{SCHEME}${ITERATIONS}${'00' * 16}${'00' * 32}"
 
 
@@ -63,7 +65,7 @@ def find_case(case_no: Any, code: Any) -> Appeal | None:
     case_no = case_no.strip().upper() if isinstance(case_no, str) else ""
     code = code if isinstance(code, str) else ""
     appeal = None
-    if 0 < len(case_no) <= 20 and len(code) <= 64:
+    if CASE_NO_RE.fullmatch(case_no) and len(code) <= 64:
         appeal = db.session.scalar(sa.select(Appeal).where(Appeal.case_no == case_no))
     stored = appeal.access_code_hash if appeal is not None and appeal.access_code_hash else _DUMMY
     ok = verify_access_code(code, stored)

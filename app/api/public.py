@@ -21,6 +21,7 @@ from app.public import casefile, limits
 from cases import codes, eligibility, intake, reference, tracking
 from cases.materials import MaterialRejected
 from cases.models import Appeal
+from cases.validation import FieldError, clean_text
 from workflows.lifecycle import OPEN_STATES
 
 ELIGIBILITY_KEYS = (
@@ -224,12 +225,13 @@ def public_withdraw(case_no: str):
     body = _json_body()
     if body is None:
         return error_response(400, _("请求体应为 JSON 对象。"))
-    reason = body.get("reason")
-    if not isinstance(reason, str) or not reason.strip():
+    try:
+        reason = clean_text(body.get("reason"), max_length=1000, multiline=True)
+    except FieldError as exc:
+        return error_response(422, _("请检查填写的内容。"), {"reason": [exc.message]})
+    if not reason:
         return error_response(422, _("请检查填写的内容。"), {"reason": [_("请填写撤回原因。")]})
-    if len(reason) > 1000:
-        return error_response(422, _("请检查填写的内容。"), {"reason": [_("撤回原因最多1000字。")]})
-    casefile.withdraw(appeal, reason.strip())
+    casefile.withdraw(appeal, reason)
     db.session.commit()
     return jsonify(_jsonable(casefile.case_view(appeal, _lang())))
 
