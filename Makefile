@@ -38,6 +38,10 @@ node_modules/axe-core/axe.min.js: package.json package-lock.json
 test: $(DEV_STAMP) translations node_modules/axe-core/axe.min.js
 	bash scripts/test.sh
 
+# The bulletin benchmark on PostgreSQL (not part of `make test`): BENCH_APPEALS=1000000 make bench
+bench: $(DEV_STAMP)
+	$(BIN)/python scripts/bench_bulletin.py
+
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 

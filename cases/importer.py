@@ -125,6 +125,20 @@ def _period(value: Any) -> str:
         raise RecordError(f"period: {exc}") from None
 
 
+def bulk_insert(table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Insert plain rows in the session's transaction: COPY on PostgreSQL, an executemany INSERT elsewhere."""
+    if db.engine.dialect.name != "postgresql":
+        db.session.execute(sa.insert(table), rows)
+        return
+    columns = [c for c in table.columns if not c.primary_key]
+    defaults = {c.name: c.default.arg if c.default is not None and c.default.is_scalar else None for c in columns}
+    names = [c.name for c in columns]
+    raw = db.session.connection().connection.driver_connection
+    with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row.get(n, defaults[n]) for n in names])
+
+
 class _Importer:
     """One run over one file; see `import_records`."""
 
@@ -378,7 +392,7 @@ class _Importer:
             known.add(r["legacy_key"])
             rows.append(r)
         if rows:
-            db.session.execute(sa.insert(Contact), rows)
+            bulk_insert(Contact.__table__, rows)
         self.report.added["contact"] += len(rows)
         self.contacts.clear()
 
@@ -422,7 +436,7 @@ class _Importer:
                 }
             )
         if rows:
-            db.session.execute(sa.insert(Material), rows)
+            bulk_insert(Material.__table__, rows)
         self.report.added["material"] += len(rows)
         self.materials.clear()
 

@@ -30,6 +30,9 @@ OUTCOME_ACTIONS = {
 COUNTED_ACTIONS = ("accept", "reject", "withdraw", "settle", "acknowledge", "disagree", "end_mediation")
 BASIC = "basic"
 
+# The statistics' own index (migration 0005): the median time to closure reads appeals by their closing time.
+CLOSED_AT_INDEX = sa.Index("ix_appeal_closed_at", Appeal.closed_at)
+
 # Figures that can be drilled down to their rows, and what each counts.
 DRILLDOWN = {
     "phone_consultations": ("contact", "phone_consultation"),

@@ -203,3 +203,12 @@ def test_the_api_serves_published_figures_to_anyone_and_revisions_to_staff(clien
     assert len(client.get("/api/v1/bulletin/2022H2/revisions", headers=clerk).json) == 1
     doc = client.get("/api/v1/openapi.json").json
     assert "/bulletin/{period}" in doc["paths"] and "/statistics" in doc["paths"]
+
+
+def test_the_bulletin_page_reads_in_english_on_request(client):
+    """With the language cookie the headings and tables are English; the official paragraph stays Chinese."""
+    _some_cases()
+    _published()
+    client.set_cookie("lang", "en")
+    html = client.get("/bulletin/2022H2").get_data(as_text=True)
+    assert "Appeals handled in H2 2022" in html and "Appeals accepted" in html and 'lang="zh-CN"' in html

@@ -1,10 +1,14 @@
 """Schema changes of the area: jobs, notifications, statistics, bulletin, import.
 
+The tables themselves (outbox_job, notification, bulletin_revision, baseline,
+subscriber_count) come with 0001. The statistics add one index: appeals by
+closing time, for the median days from receipt to closure.
+
 Revision ID: 0005
 Revises: 0004
 """
 
-from alembic import op  # noqa: F401
+from alembic import op
 import sqlalchemy as sa  # noqa: F401
 
 revision = "0005"
@@ -14,8 +18,10 @@ depends_on = None
 
 
 def upgrade():
-    """No change yet."""
+    """Index appeals by closing time."""
+    op.create_index("ix_appeal_closed_at", "appeal", ["closed_at"])
 
 
 def downgrade():
-    """No change yet."""
+    """Drop the index."""
+    op.drop_index("ix_appeal_closed_at", table_name="appeal")
