@@ -84,6 +84,7 @@ def _eligibility_answers(raw: Any) -> tuple[eligibility.Answers | None, list[str
 
 
 @bp.route("/operators")
+@limits.reference_limit
 def public_operators():
     """The operators an appeal can be filed against."""
     return jsonify(
@@ -102,6 +103,7 @@ def public_operators():
 
 
 @bp.route("/categories")
+@limits.reference_limit
 def public_categories():
     """The appeal categories (and the service types an appeal names)."""
     return jsonify(

@@ -9,6 +9,7 @@ from app.extensions import limiter
 LOOKUP_LIMIT = "10 per minute; 50 per hour"
 FILING_LIMIT = "20 per hour"
 CHECK_LIMIT = "60 per minute"
+REFERENCE_LIMIT = "120 per minute"
 
 
 def _lookup_limit() -> str:
@@ -33,3 +34,4 @@ lookup_limit = limiter.shared_limit(_lookup_limit, scope="access-code", deduct_w
 filing_limit = limiter.shared_limit(_filing_limit, scope="filing", methods=["POST"])
 check_limit = limiter.limit(CHECK_LIMIT, methods=["POST"])
 lookup_limit_post = limiter.shared_limit(_lookup_limit, scope="access-code", methods=["POST"], deduct_when=_failed)
+reference_limit = limiter.limit(REFERENCE_LIMIT)
