@@ -31,7 +31,6 @@ from wtforms.validators import (
     NumberRange,
     Optional,
     Regexp,
-    ValidationError,
 )
 
 from app.i18n import is_english
@@ -230,12 +229,16 @@ class UserCreateForm(FlaskForm):
         self.role.choices = [("", str(_l("请选择")))] + [(r, names[r]) for r in names]
         self.operator.choices = [("", str(_l("无")))] + [(o.code, o.display_name) for o in operators]
 
-    def validate_operator(self, field: Field) -> None:
-        """An operator liaison needs an operator; staff must not have one."""
-        if self.role.data == "operator" and not field.data:
-            raise ValidationError(_l("企业联络员必须选择所属企业。"))
-        if self.role.data != "operator" and field.data:
-            raise ValidationError(_l("只有企业联络员需要选择所属企业。"))
+    def validate(self, extra_validators=None) -> bool:
+        """The field checks, then: an operator liaison needs an operator; staff must not have one."""
+        ok = super().validate(extra_validators)
+        if self.role.data == "operator" and not self.operator.data:
+            self.operator.errors = [*self.operator.errors, str(_l("企业联络员必须选择所属企业。"))]
+            ok = False
+        elif self.role.data and self.role.data != "operator" and self.operator.data:
+            self.operator.errors = [*self.operator.errors, str(_l("只有企业联络员需要选择所属企业。"))]
+            ok = False
+        return ok
 
 
 def role_names() -> dict[str, str]:
