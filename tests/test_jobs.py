@@ -138,3 +138,20 @@ def test_without_redis_the_scheduler_runs_the_tasks_inline(app):
     assert "sweep_deadlines" in started
     db.session.expire_all()
     assert db.session.scalar(sa.select(Deadline.flagged_overdue_at).where(Deadline.kind == "decision")) is not None
+
+
+def test_without_redis_a_failed_job_is_retried_by_the_sweep_until_it_gives_up(app):
+    """Inline mode has no rq retries: the minute sweep runs a retrying job again, up to the last attempt."""
+    row = outbox.record("rollup_period", {"period": "nonsense"})
+    db.session.commit()  # runs inline, fails
+    db.session.expire_all()
+    job = db.session.get(OutboxJob, row.id)
+    assert job.status == "retrying" and job.attempts == 1
+    job.created_at = utcnow() - dt.timedelta(minutes=5)
+    db.session.commit()
+    for _ in range(outbox.MAX_ATTEMPTS):
+        jobs.sweep_outbox()
+    db.session.expire_all()
+    job = db.session.get(OutboxJob, row.id)
+    assert job.status == "failed" and job.attempts == outbox.MAX_ATTEMPTS
+    assert jobs.sweep_outbox() == {"stale": 0, "handed_over": 0}

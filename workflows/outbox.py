@@ -155,12 +155,12 @@ def execute(job_id: int) -> None:
 
 
 def stale_pending(older_than: dt.timedelta = dt.timedelta(seconds=60)) -> list[int]:
-    """Ids of jobs that were never handed over (or whose worker vanished)."""
+    """Ids of jobs never handed over, whose worker vanished, or left to retry (rq skips those it still holds)."""
     cutoff = utcnow() - older_than
     return list(
         db.session.scalars(
             sa.select(OutboxJob.id)
-            .where(OutboxJob.status.in_(("pending", "enqueued")), OutboxJob.created_at < cutoff)
+            .where(OutboxJob.status.in_(("pending", "enqueued", "retrying")), OutboxJob.created_at < cutoff)
             .order_by(OutboxJob.id)
             .limit(1000)
         )

@@ -95,7 +95,8 @@ def bulletin_rollup(period: str):
 @bp.route("/bulletin/<period>/revisions/<int:number>/publish", methods=["POST"])
 def bulletin_publish(period: str, number: int):
     """Publish a revision (409 when it already is: a published revision never changes)."""
-    rev = bulletin.get_revision(period, number)
+    p = _period(period)
+    rev = bulletin.get_revision(p.code, number) if p else None
     if rev is None:
         return error_response(404, _("没有这个版本。"))
     if not bulletin.publish(rev, g.user.id):

@@ -247,7 +247,10 @@ def bulletin_period(period: str):
 @bp.route("/bulletin/<period>/<int:number>/publish", methods=["POST"])
 def bulletin_publish(period: str, number: int):
     """Publish a revision; a published revision never changes."""
-    rev = bulletin.get_revision(period, number)
+    try:
+        rev = bulletin.get_revision(Period.parse(period).code, number)
+    except PeriodError:
+        rev = None
     if rev is None:
         abort(404)
     if bulletin.publish(rev, g.user.id):
