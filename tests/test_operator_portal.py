@@ -35,6 +35,8 @@ def test_the_liaison_lists_only_the_appeals_referred_to_its_company_with_deadlin
     assert mine.case_no in html and replied.case_no in html
     assert other.case_no not in html and not_referred.case_no not in html
     assert "共 2 件" in html and "答复期限" in html
+    assert mine.case_no not in client.get("/operator/?category=network").get_data(as_text=True)
+    assert mine.case_no in client.get("/operator/?category=charging").get_data(as_text=True)
     only_replied = client.get("/operator/?state=replied").get_data(as_text=True)
     assert replied.case_no in only_replied and mine.case_no not in only_replied
     by_number = client.get(f"/operator/?q={mine.case_no[-6:]}").get_data(as_text=True)

@@ -21,6 +21,7 @@ class OperatorFilterForm(FlaskForm):
     overdue = SelectField(
         _l("答复期限"), choices=[("", _l("全部")), ("1", _l("仅显示已超期"))], validators=[Optional()]
     )
+    category = SelectField(_l("申诉类别"), validators=[Optional()])
     q = StringField(_l("案件编号"), validators=[Optional(), Length(max=40)])
 
 

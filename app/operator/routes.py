@@ -10,7 +10,7 @@ from app.extensions import db
 from app.i18n import is_english
 from app.operator import bp
 from app.operator.forms import OperatorFilterForm, ProposalForm, ReplyForm, TermsDoneForm
-from cases import materials, operator_view
+from cases import codes, materials, operator_view
 from cases.models import Appeal, CaseEvent, Referral, utcnow
 from workflows import engine, lifecycle
 
@@ -44,6 +44,9 @@ def index():
     op_id = _operator_id()
     form = OperatorFilterForm(request.args)
     form.state.choices = _state_choices()
+    form.category.choices = [("", _("全部"))] + [
+        (c.code, c.en if is_english() else c.zh) for c in codes.CATEGORIES.values()
+    ]
     query = (
         sa.select(Appeal, Referral)
         .join(Referral, Referral.id == operator_view.current_referral_id())
@@ -52,6 +55,8 @@ def index():
     if form.validate():
         if form.state.data:
             query = query.where(Appeal.status == form.state.data)
+        if form.category.data:
+            query = query.where(Appeal.category == form.category.data)
         if form.overdue.data == "1":
             query = query.where(Referral.replied_at.is_(None), Referral.due_at < utcnow(), Appeal.status == "referred")
         if form.q.data:
@@ -116,14 +121,7 @@ def reply(case_no: str):
     form = ReplyForm()
     if not form.validate_on_submit():
         return _render_case(appeal, reply_form=form, status=422)
-    try:
-        for upload in request.files.getlist(form.attachments.name):
-            if upload and upload.filename:
-                materials.store_material(appeal, upload, source="operator", uploaded_by=g.user)
-    except materials.MaterialRejected as exc:
-        db.session.rollback()
-        form.attachments.errors = [exc.message]
-        return _render_case(appeal, reply_form=form, status=exc.status)
+    # The lifecycle first: a stale or refused reply stores no file.
     engine.perform(
         appeal,
         "reply",
@@ -132,6 +130,14 @@ def reply(case_no: str):
         data={"text": form.text.data},
         expected_version=request.form.get("version", type=int),
     )
+    try:
+        for upload in request.files.getlist(form.attachments.name):
+            if upload and upload.filename:
+                materials.store_material(appeal, upload, source="operator", uploaded_by=g.user)
+    except materials.MaterialRejected as exc:
+        db.session.rollback()
+        form.attachments.errors = [exc.message]
+        return _render_case(appeal, reply_form=form, status=exc.status)
     db.session.commit()
     flash(_("答复已提交。"), "success")
     return redirect(url_for("operator.case_detail", case_no=appeal.case_no))
