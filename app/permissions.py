@@ -73,6 +73,7 @@ ROUTES: dict[str, frozenset[str] | str] = {
     "staff.contact_convert": frozenset({CLERK, SUPERVISOR}),
     "staff.case_calls_page": CASEWORK,
     "staff.terms_unperformed": CASEWORK,
+    "staff.calls_due": CASEWORK,
     # staff and operator API
     "api.cases_list": SIGNED_IN,
     "api.case_detail": SIGNED_IN,

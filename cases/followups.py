@@ -56,9 +56,13 @@ def calls_of(appeal: Appeal) -> list[Contact]:
 
 
 def next_call_due(appeal: Appeal) -> dt.date | None:
-    """The next call due, as the latest call set it."""
-    calls = calls_of(appeal)
-    return calls[0].next_call_due if calls else None
+    """The next call due, as the last recorded call set it."""
+    return db.session.scalar(
+        sa.select(Contact.next_call_due)
+        .where(Contact.appeal_id == appeal.id, Contact.channel == "callback")
+        .order_by(Contact.id.desc())
+        .limit(1)
+    )
 
 
 def record_call(
@@ -142,4 +146,26 @@ def unperformed_query(today: dt.date | None = None) -> sa.Select:
             sa.or_(Settlement.missed.is_(True), Settlement.perform_by < today),
         )
         .order_by(Settlement.perform_by, Settlement.id)
+    )
+
+
+def calls_due_query(today: dt.date | None = None) -> sa.Select:
+    """Open or settled cases whose latest follow-up call set a next call due by today, earliest first."""
+    today = today or today_local()
+    latest = (
+        sa.select(sa.func.max(Contact.id))
+        .where(Contact.channel == "callback", Contact.appeal_id.is_not(None))
+        .group_by(Contact.appeal_id)
+        .scalar_subquery()
+    )
+    return (
+        sa.select(Contact)
+        .join(Appeal, Appeal.id == Contact.appeal_id)
+        .where(
+            Contact.id.in_(latest),
+            Contact.next_call_due.is_not(None),
+            Contact.next_call_due <= today,
+            Appeal.closed_at.is_(None),
+        )
+        .order_by(Contact.next_call_due, Contact.id)
     )

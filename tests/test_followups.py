@@ -102,3 +102,16 @@ def test_calls_on_an_unknown_case_are_404_and_an_operator_may_not_record_them(cl
     auth.logout()
     auth.as_role("clerk")
     assert client.get("/staff/cases/JL2026-999999/calls").status_code == 404
+
+
+def test_cases_whose_next_call_is_due_are_listed_until_a_new_call_moves_the_date(client, auth):
+    auth.as_role("mediator")
+    due = make_appeal(state="replied")
+    later = make_appeal(state="replied")
+    assert _call(client, due.case_no, next_call_due="2026-01-10").status_code == 302
+    assert _call(client, later.case_no, next_call_due="2099-01-10").status_code == 302
+    listing = client.get("/staff/calls/due").get_data(as_text=True)
+    assert due.case_no in listing and later.case_no not in listing
+    assert _call(client, due.case_no, next_call_due="2099-02-01").status_code == 302
+    assert due.case_no not in client.get("/staff/calls/due").get_data(as_text=True)
+    assert followups.next_call_due(due) == dt.date(2099, 2, 1)

@@ -238,3 +238,10 @@ def terms_unperformed():
     return render_template(
         "staff/contacts/unperformed.html", pagination=pagination, today=followups.today_local(), args={}
     )
+
+
+@bp.route("/calls/due")
+def calls_due():
+    """Cases whose next follow-up call is due today or earlier."""
+    pagination = db.paginate(followups.calls_due_query(), page=page_number(), per_page=PER_PAGE, error_out=False)
+    return render_template("staff/contacts/calls_due.html", pagination=pagination, args={})
