@@ -212,3 +212,27 @@ def test_the_bulletin_page_reads_in_english_on_request(client):
     client.set_cookie("lang", "en")
     html = client.get("/bulletin/2022H2").get_data(as_text=True)
     assert "Appeals handled in H2 2022" in html and "Appeals accepted" in html and 'lang="zh-CN"' in html
+
+
+def test_the_bulletin_commands_build_show_and_publish(runner):
+    """`flask bulletin build` rolls up (inline without Redis) and prints the figures; publish freezes a revision."""
+    _some_cases()
+    result = runner.invoke(args=["bulletin", "build", "2022H2"])
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.output)
+    assert shown["revision"] == 1 and shown["figures"]["appeals_accepted"] == 2 and shown["published_at"] is None
+    assert json.loads(runner.invoke(args=["bulletin", "show", "2022h2"]).output)["revision"] == 1
+    assert "published 2022H2 revision 1" in runner.invoke(args=["bulletin", "publish", "2022H2", "1"]).output
+    assert "already published" in runner.invoke(args=["bulletin", "publish", "2022H2", "1"]).output
+    assert runner.invoke(args=["bulletin", "show", "2021H2"]).exit_code == 1
+    assert runner.invoke(args=["bulletin", "build", "2022H7"]).exit_code == 2
+
+
+def test_the_jobs_page_shows_the_rq_queue_and_its_workers(redis_app, client, auth):
+    """With Redis the supervisor sees the queue length, the workers and rq's failed registry."""
+    auth.as_role("supervisor")
+    outbox.record("rollup_period", {"period": "2022H2"})
+    db.session.commit()
+    html = client.get("/staff/jobs").get_data(as_text=True)
+    assert '<dd id="queue-length">1</dd>' in html and "flask worker" in html
+    assert '<dd id="failed-count">0</dd>' in html
