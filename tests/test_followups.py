@@ -115,3 +115,10 @@ def test_cases_whose_next_call_is_due_are_listed_until_a_new_call_moves_the_date
     assert _call(client, due.case_no, next_call_due="2099-02-01").status_code == 302
     assert due.case_no not in client.get("/staff/calls/due").get_data(as_text=True)
     assert followups.next_call_due(due) == dt.date(2099, 2, 1)
+
+
+def test_a_call_cannot_be_recorded_in_the_future(client, auth):
+    auth.as_role("mediator")
+    appeal = make_appeal(state="replied")
+    resp = _call(client, appeal.case_no, at="2098-01-01T10:00")
+    assert resp.status_code == 422 and "时间不能晚于现在" in resp.get_data(as_text=True)

@@ -275,7 +275,7 @@ def test_the_full_path_from_filing_to_closing_through_the_web_pages_leaves_an_au
         f"/staff/cases/{appeal.case_no}/calls",
         data={
             "callee": "consumer",
-            "at": "2026-12-20T10:00",
+            "at": "2026-11-26T10:00",
             "reached": "yes",
             "terms_carried_out": "yes",
             "satisfaction": "5",

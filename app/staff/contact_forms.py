@@ -27,6 +27,12 @@ def _required() -> DataRequired:
     return DataRequired(_l("此项为必填项。"))
 
 
+def not_future(form, field) -> None:
+    """A recorded contact or call has already happened (a day of slack for clocks and time zones)."""
+    if field.data and field.data > dt.datetime.now() + dt.timedelta(days=1):
+        raise ValidationError(_l("时间不能晚于现在。"))
+
+
 def plausible_date(form, field) -> None:
     """A date or time within 2000-2099 (anything else is a typing error)."""
     if not contacts.plausible(field.data):
@@ -62,7 +68,7 @@ class ContactForm(FlaskForm):
 
     channel = SelectField(_l("渠道"), validators=[_required()])
     at = DateTimeLocalField(
-        _l("时间"), format=LOCAL_FORMATS, validators=[plausible_date, InputRequired(_l("请填写时间。"))]
+        _l("时间"), format=LOCAL_FORMATS, validators=[plausible_date, not_future, InputRequired(_l("请填写时间。"))]
     )
     topic = StringField(_l("主题"), validators=[_required(), Length(max=200)])
     operator = SelectField(_l("涉及运营商"), validators=[Optional()])
@@ -76,11 +82,6 @@ class ContactForm(FlaskForm):
     question = TextAreaField(_l("咨询内容"), validators=[_required(), Length(max=5000)])
     answer = TextAreaField(_l("答复内容"), validators=[Optional(), Length(max=5000)])
     submit = SubmitField(_l("保存"))
-
-    def validate_at(self, field) -> None:
-        """The time may not lie in the future."""
-        if field.data and field.data > dt.datetime.now() + dt.timedelta(days=1):
-            raise ValidationError(_l("时间不能晚于现在。"))
 
 
 class ConvertForm(FlaskForm):
@@ -107,7 +108,9 @@ class ConvertForm(FlaskForm):
     request = TextAreaField(_l("申诉请求"), validators=[_required(), Length(max=5000)])
     facts = TextAreaField(_l("事实与理由"), validators=[_required(), Length(max=5000)])
     received_at = DateTimeLocalField(
-        _l("收到申诉时间"), format=LOCAL_FORMATS, validators=[plausible_date, InputRequired(_l("请填写时间。"))]
+        _l("收到申诉时间"),
+        format=LOCAL_FORMATS,
+        validators=[plausible_date, not_future, InputRequired(_l("请填写时间。"))],
     )
     submit = SubmitField(_l("转为申诉"))
 
@@ -122,7 +125,7 @@ class CallForm(FlaskForm):
         validators=[InputRequired(_l("请选择一项。"))],
     )
     at = DateTimeLocalField(
-        _l("回访时间"), format=LOCAL_FORMATS, validators=[plausible_date, InputRequired(_l("请填写时间。"))]
+        _l("回访时间"), format=LOCAL_FORMATS, validators=[plausible_date, not_future, InputRequired(_l("请填写时间。"))]
     )
     reached = RadioField(
         _l("是否接通"),
