@@ -59,6 +59,8 @@ def field_labels() -> dict[str, str]:
 
 def load_appeal(case_no: str) -> Appeal:
     """The case with everything its page shows, or 404."""
+    if "\x00" in case_no or len(case_no) > 20:
+        abort(404)
     appeal = db.session.scalar(
         sa.select(Appeal)
         .where(Appeal.case_no == case_no)
@@ -308,6 +310,8 @@ def case_mark_repeat(case_no: str):
 def _material(case_no: str, material_id: int) -> tuple[Appeal, Material]:
     from cases.materials import material_path  # owned by the public portal's area
 
+    if "\x00" in case_no or len(case_no) > 20:
+        abort(404)
     appeal = db.session.scalar(sa.select(Appeal).where(Appeal.case_no == case_no))
     material = db.session.get(Material, material_id)
     if appeal is None or material is None or material.appeal_id != appeal.id or not material.stored_name:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from functools import cache
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
@@ -33,6 +32,7 @@ from wtforms.validators import (
     Regexp,
 )
 
+from app.auth.forms import CleanForm
 from app.i18n import is_english
 from cases import codes, queues, search
 from cases.models import Operator
@@ -52,7 +52,7 @@ def state_choices(blank: str) -> list[tuple[str, str]]:
     return [("", blank)] + [(s.code, s.en if en else s.zh) for s in lifecycle.STATES.values()]
 
 
-class GetForm(FlaskForm):
+class GetForm(CleanForm):
     """A form read from the query string (no CSRF token: it changes nothing)."""
 
     class Meta:
@@ -116,7 +116,7 @@ class SearchForm(GetForm):
         self.key.choices = [(k, str(names[k])) for k in search.KEYS]
 
 
-class NoteForm(FlaskForm):
+class NoteForm(CleanForm):
     text = TextAreaField(
         _l("内部备注"),
         validators=[DataRequired(_l("请填写备注内容。")), Length(max=5000, message=_l("内容过长（最多5000字）。"))],
@@ -126,25 +126,25 @@ class NoteForm(FlaskForm):
 PII_FIELDS = ("phone", "service_number", "id_number", "address", "email")
 
 
-class RevealForm(FlaskForm):
+class RevealForm(CleanForm):
     field = HiddenField(validators=[DataRequired()])
 
 
-class AssignForm(FlaskForm):
+class AssignForm(CleanForm):
     version = HiddenField()
     mediator = SelectField(_l("调解员"), validators=[InputRequired(_l("请选择调解员。"))])
 
 
-class TakeForm(FlaskForm):
+class TakeForm(CleanForm):
     version = HiddenField()
 
 
-class RepeatForm(FlaskForm):
+class RepeatForm(CleanForm):
     version = HiddenField()
     original = SelectField(_l("与之重复的案件"), validators=[InputRequired(_l("请选择与之重复的案件。"))])
 
 
-class ActionFormBase(FlaskForm):
+class ActionFormBase(CleanForm):
     """The base of every generated action form: the case version it was rendered at."""
 
     version = IntegerField(validators=[InputRequired(), NumberRange(min=0)])
@@ -202,7 +202,7 @@ def action_form(t: lifecycle.Transition, operators: list[Operator], **kwargs) ->
 PASSWORD_MIN = 10
 
 
-class UserCreateForm(FlaskForm):
+class UserCreateForm(CleanForm):
     username = StringField(
         _l("用户名"),
         validators=[
@@ -252,18 +252,18 @@ def role_names() -> dict[str, str]:
     }
 
 
-class ActiveForm(FlaskForm):
+class ActiveForm(CleanForm):
     active = HiddenField(validators=[AnyOf(("0", "1"))])
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(CleanForm):
     """A button: the new temporary password is generated and shown once."""
 
 
-class TokenCreateForm(FlaskForm):
+class TokenCreateForm(CleanForm):
     user = SelectField(_l("账户"), validators=[InputRequired(_l("请选择账户。"))])
     label = StringField(_l("用途说明"), validators=[DataRequired(_l("请填写用途说明。")), Length(max=100)])
 
 
-class RevokeForm(FlaskForm):
+class RevokeForm(CleanForm):
     """A button that revokes a token."""

@@ -19,7 +19,7 @@ NAV = (
     (_l("已办结"), "staff.queue", {"name": "closed"}),
     (_l("搜索"), "staff.search", {}),
     (_l("咨询/来访"), ("staff.contacts_list", "staff.contacts"), {}),
-    (_l("统计"), ("staff.statistics", "staff.statistics_index", "staff.stats"), {}),
+    (_l("统计"), ("staff.statistics", "staff.statistics_page"), {}),
     (_l("主管看板"), "staff.dashboard", {}),
     (_l("账户管理"), "staff.admin_users", {}),
 )
