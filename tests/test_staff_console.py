@@ -212,3 +212,15 @@ def test_an_empty_or_overlong_search_is_answered_with_a_message(client, auth):
     assert "请输入要查找的内容" in client.get("/staff/search?q=").get_data(as_text=True)
     assert client.get("/staff/search?q=" + "词" * 500).status_code == 200
     assert client.get("/staff/search").status_code == 200
+
+
+def test_the_console_speaks_english_when_asked(client, auth):
+    auth.as_role("supervisor")
+    a = make_appeal(state="replied")
+    client.set_cookie("lang", "en")
+    home = client.get("/staff/").get_data(as_text=True)
+    assert "Workbench" in home and "My cases" in home and "Supervisor dashboard" in home
+    case = client.get(f"/staff/cases/{a.case_no}").get_data(as_text=True)
+    assert 'lang="en"' in case and "Show in full" in case and "Add internal note" in case
+    assert "Record settlement" in case and "Operator carries out the terms by" in case  # labels from the table
+    assert "Operator replied" in case  # the state's English name
