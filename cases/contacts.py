@@ -10,7 +10,6 @@ import sqlalchemy as sa
 
 from cases.db import db
 from cases.models import Appeal, Contact, User
-from cases.numbering import next_case_no
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 INTAKE_CHANNELS = ("phone_consultation", "visit")
@@ -105,21 +104,11 @@ def convertible(contact: Contact) -> bool:
     )
 
 
-def appeal_from_contact(contact: Contact, fields: dict[str, Any], *, prefix: str, access_code_hash: str) -> Appeal:
-    """A new (not yet submitted) appeal from a contact and the clerk's remaining Art. 12 fields, linked to the contact."""
+def link_appeal(contact: Contact, appeal: Appeal) -> None:
+    """Record the appeal a consultation or visit became; refused when it cannot become one."""
     if not convertible(contact):
         raise ContactNotConvertible(contact.id)
-    received_at = fields.pop("received_at", None) or contact.at
-    appeal = Appeal(
-        case_no=next_case_no(prefix, received_at),
-        channel=APPEAL_CHANNEL[contact.channel],
-        access_code_hash=access_code_hash,
-        received_at=received_at,
-        **fields,
-    )
-    db.session.add(appeal)
-    contact.appeal = appeal  # the caller submits it through the lifecycle, which flushes both
-    return appeal
+    contact.appeal = appeal
 
 
 def prefill_from_contact(contact: Contact) -> dict[str, Any]:

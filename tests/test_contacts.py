@@ -116,6 +116,8 @@ def test_a_phone_intake_becomes_an_appeal_without_retyping_and_the_access_code_i
             "service_type": "mobile",
             "service_number": "13912345678",
             "category": "charging",
+            "event_date": "2026-11-01",
+            "operator_complaint_date": "2026-11-05",
             "request": "退还多收的流量费",
             "facts": "流量费争议\n套餐外流量被多收费",
             "received_at": "2026-11-20T09:00",
@@ -145,22 +147,25 @@ def test_a_visit_becomes_an_appeal_with_the_visit_channel_and_missing_art12_fiel
     assert bad.status_code == 422
     html = bad.get_data(as_text=True)
     assert "邮政编码应为6位数字" in html and "此项为必填项" in html
-    ok = client.post(
-        f"/staff/contacts/{contact.id}/appeal",
-        data={
-            "complainant_name": "李四",
-            "phone": "13912345678",
-            "address": "吉林省吉林市船营区",
-            "postcode": "132000",
-            "operator": "unicom_jl",
-            "service_type": "broadband",
-            "service_number": "0432-1234567",
-            "category": "network",
-            "request": "修复宽带",
-            "facts": "断网三天",
-            "received_at": "2026-11-20T10:00",
-        },
-    )
+    fields = {
+        "complainant_name": "李四",
+        "phone": "13912345678",
+        "address": "吉林省吉林市船营区",
+        "postcode": "132000",
+        "operator": "unicom_jl",
+        "service_type": "broadband",
+        "service_number": "0432-1234567",
+        "category": "network",
+        "event_date": "2026-11-10",
+        "operator_complaint_date": "2026-11-11",
+        "request": "修复宽带",
+        "facts": "断网三天",
+        "received_at": "2026-11-20T10:00",
+    }
+    # the public portal's field rules apply: a number that is neither a mobile nor a fixed line with area code
+    wrong = client.post(f"/staff/contacts/{contact.id}/appeal", data={**fields, "phone": "88888888"})
+    assert wrong.status_code == 422 and "请填写11位手机号码" in wrong.get_data(as_text=True)
+    ok = client.post(f"/staff/contacts/{contact.id}/appeal", data=fields)
     assert ok.status_code == 200
     appeal = db.session.scalar(sa.select(Appeal))
     assert appeal.channel == "visit" and appeal.operator.code == "unicom_jl"

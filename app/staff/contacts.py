@@ -13,7 +13,7 @@ from app.extensions import db
 from app.i18n import is_english
 from app.staff import bp
 from app.staff.contact_forms import CallForm, ContactForm, ConvertForm, FilterForm, code_choices, operator_choices
-from cases import contacts, followups, operator_view, tracking
+from cases import contacts, followups, intake, operator_view
 from cases.models import Appeal, Contact, Operator, utcnow
 from workflows import engine
 from workflows.calendar import SHANGHAI
@@ -133,42 +133,29 @@ def contact_convert(contact_id: int):
         form.service_number.data = contact.phone
         form.received_at.data = to_local(contact.at)
     if form.validate_on_submit():
-        code = tracking.new_access_code()
-        fields = {
-            name: (form[name].data.strip() if isinstance(form[name].data, str) else form[name].data)
-            for name in (
-                "complainant_name",
-                "phone",
-                "address",
-                "postcode",
-                "id_number",
-                "email",
-                "service_type",
-                "service_number",
-                "category",
-                "event_date",
-                "operator_complaint_date",
-                "operator_ticket_no",
-                "request",
-                "facts",
-            )
-        }
-        fields = {
-            k: ("" if v is None and k in ("id_number", "email", "operator_ticket_no") else v) for k, v in fields.items()
-        }
-        fields["id_number"] = fields["id_number"].upper()
-        fields["operator_id"] = _operator_id(form.operator.data)
-        fields["received_at"] = to_utc(form.received_at.data)
-        appeal = contacts.appeal_from_contact(
-            contact,
-            fields,
+        raw = {name: form[name].data for name in intake.FIELDS if name in form}
+        raw["pledge"] = True  # the clerk writes down the caller's own statement (Art. 12): no pledge box to tick
+        try:
+            # The public portal's rules for every field, so an appeal is the same whichever way it came in.
+            cleaned = intake.clean_appeal(raw, followups.today_local())
+        except intake.IntakeErrors as exc:
+            for name, errors in exc.errors.items():
+                if name in form:
+                    form[name].errors = [*form[name].errors, *errors]
+            return render_template("staff/contacts/convert.html", form=form, contact=contact), 422
+        filed = intake.file_appeal(
+            cleaned,
             prefix=current_app.config["CASE_PREFIX"],
-            access_code_hash=tracking.hash_access_code(code),
+            channel=contacts.APPEAL_CHANNEL[contact.channel],
+            received_at=to_utc(form.received_at.data),
         )
-        engine.perform(appeal, "submit", role=g.user.role, actor=g.user, at=appeal.received_at)
+        contacts.link_appeal(contact, filed.appeal)
+        engine.perform(filed.appeal, "submit", role=g.user.role, actor=g.user, at=filed.appeal.received_at)
         db.session.commit()
         # The access code is shown this once; only its hash is stored.
-        return render_template("staff/contacts/converted.html", appeal=appeal, access_code=code, contact=contact)
+        return render_template(
+            "staff/contacts/converted.html", appeal=filed.appeal, access_code=filed.access_code, contact=contact
+        )
     return render_template("staff/contacts/convert.html", form=form, contact=contact), 422 if form.errors else 200
 
 
