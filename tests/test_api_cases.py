@@ -10,6 +10,7 @@ from app.extensions import db
 from cases import accounts
 from tests.conftest import make_user
 from tests.factories import make_appeal
+from workflows import engine
 
 
 @pytest.fixture
@@ -75,7 +76,10 @@ def test_pages_hold_at_most_100_cases_and_bad_filters_are_422(client, token):
 
 def test_an_operator_token_sees_only_its_referred_cases_and_404_for_others(client, token):
     headers = token("operator", "cmcc_jl")
-    mine = make_appeal(state="referred")
+    mine = make_appeal(state="received")
+    engine.perform(mine, "accept", role="clerk", data={"note": "申诉人情绪激动，注意沟通"})
+    engine.perform(mine, "refer", role="mediator", data={"note": "请核实扣费"})
+    db.session.commit()
     theirs = make_appeal(state="referred", operator_code="unicom_jl")
     unreferred = make_appeal(state="accepted")
     body = client.get("/api/v1/cases", headers=headers).get_json()
@@ -85,6 +89,9 @@ def test_an_operator_token_sees_only_its_referred_cases_and_404_for_others(clien
     detail = client.get(f"/api/v1/cases/{mine.case_no}", headers=headers).get_json()
     assert detail["phone"] == "138****8000" and "id_number" not in detail and "email" not in detail
     assert "address" not in detail and detail["allowed_actions"] == ["reply"]
+    assert [e["action"] for e in detail["events"]] == ["submit", "accept", "refer"]
+    assert detail["events"][1]["details"] == {}  # the centre's own notes stay with the centre
+    assert detail["events"][2]["details"]["note"] == "请核实扣费"
     for case in (theirs, unreferred):
         assert client.get(f"/api/v1/cases/{case.case_no}", headers=headers).status_code == 404
         resp = client.post(f"/api/v1/cases/{case.case_no}/actions/reply", json={"text": "x"}, headers=headers)

@@ -156,7 +156,7 @@ def case_detail_body(appeal: Appeal, for_operator: bool) -> dict[str, Any]:
             "at": iso(e.at),
             "actor_kind": e.actor_kind,
             "internal": e.internal,
-            "details": e.details,
+            "details": e.details if not for_operator or e.actor_kind == "operator" or e.action == "refer" else {},
             "public_message": e.public_message,
         }
         for e in events
