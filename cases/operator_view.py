@@ -26,6 +26,7 @@ def current_referral_id() -> sa.ScalarSelect:
 
 
 def _current_referral_operator() -> sa.ScalarSelect:
+    """The operator of the appeal's latest referral, as a subquery correlated to `Appeal`."""
     latest = aliased(Referral)
     return (
         sa.select(latest.operator_id)

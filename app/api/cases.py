@@ -20,6 +20,7 @@ from workflows import engine, lifecycle
 
 @bp.errorhandler(BadQuery)
 def _bad_query(exc: BadQuery):
+    """422 with a message per bad query-string value."""
     return error_response(422, _("请检查填写的内容。"), exc.errors)
 
 
@@ -33,6 +34,7 @@ def _operator_scope() -> int | None:
 
 
 def _visible_case(case_no: str) -> Appeal:
+    """A case the caller may see, else 404 (an operator only the cases referred to it)."""
     scope = _operator_scope()
     if scope is None:
         appeal = db.session.scalar(sa.select(Appeal).where(Appeal.case_no == case_no))
@@ -58,6 +60,7 @@ def _late_clock() -> sa.ColumnElement[bool]:
 
 
 def _deadlines(appeal: Appeal) -> list[dict[str, Any]]:
+    """The case's clocks as JSON."""
     return [
         {
             "kind": d.kind,
@@ -263,6 +266,7 @@ def case_action(case_no: str, action: str):
 
 
 def _errors(*statuses: int) -> dict[str, Any]:
+    """The documented error responses of an operation."""
     text = {
         401: "No valid bearer token",
         403: "Role not allowed",
@@ -361,6 +365,7 @@ _BEARER = [{"bearer": []}]
 
 
 def _query(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
+    """An optional query parameter of the OpenAPI document."""
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
 
 

@@ -69,10 +69,12 @@ class _Body:
     """Read a JSON body's fields, collecting a message per bad one."""
 
     def __init__(self, data: dict[str, Any]):
+        """Wrap a decoded JSON object."""
         self.data = data
         self.errors: dict[str, list[str]] = {}
 
     def text(self, name: str, max_len: int, required: bool = False) -> str:
+        """A trimmed string field (empty string when absent)."""
         value = self.data.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):
             if required:
@@ -87,6 +89,7 @@ class _Body:
         return value.strip()
 
     def flag(self, name: str, required: bool = False) -> bool | None:
+        """A true/false field, or None when absent."""
         value = self.data.get(name)
         if value is None:
             if required:
@@ -98,6 +101,7 @@ class _Body:
         return value
 
     def moment(self, name: str) -> dt.datetime | None:
+        """An ISO 8601 time as naive UTC (no offset means Asia/Shanghai)."""
         value = self.data.get(name)
         if value is None:
             return None
@@ -114,6 +118,7 @@ class _Body:
         return parsed.astimezone(dt.UTC).replace(tzinfo=None)
 
     def day(self, name: str) -> dt.date | None:
+        """A YYYY-MM-DD date."""
         value = self.data.get(name)
         if value is None:
             return None
@@ -129,6 +134,7 @@ class _Body:
 
 
 def _callback(body: _Body) -> Contact | None:
+    """A follow-up call on a case from the body, or None with `body.errors` set."""
     case_no = body.text("case_no", 20, required=True)
     callee = body.text("callee", 16, required=True)
     if callee and callee not in followups.CALLEES:
@@ -166,6 +172,7 @@ def _callback(body: _Body) -> Contact | None:
 
 
 def _intake(body: _Body, channel: str) -> Contact | None:
+    """A consultation or visit from the body, or None with `body.errors` set."""
     at = body.moment("at")
     topic = body.text("topic", 200, required=True)
     question = body.text("question", 5000, required=True)
@@ -218,6 +225,7 @@ def contacts_create():
 
 
 def _errors(*statuses: int) -> dict[str, Any]:
+    """The documented error responses of an operation."""
     text = {401: "No valid bearer token", 403: "Staff only", 422: "Invalid fields"}
     return {
         str(s): {

@@ -19,6 +19,7 @@ class BadQuery(Exception):
     """Query-string or body values that cannot be used; `errors` maps each field to its messages."""
 
     def __init__(self, errors: dict[str, list[str]]):
+        """Keep the messages per field."""
         super().__init__("bad query")
         self.errors = errors
 
@@ -36,6 +37,7 @@ class Args:
     """Read query-string values, collecting a message per bad one."""
 
     def __init__(self, source: Any | None = None):
+        """Read from the request's query string, or from `source`."""
         self.source = request.args if source is None else source
         self.errors: dict[str, list[str]] = {}
 

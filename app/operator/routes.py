@@ -18,12 +18,14 @@ PER_PAGE = 25
 
 
 def _operator_id() -> int:
+    """The signed-in liaison's company; a liaison account without one sees nothing."""
     if g.user.operator_id is None:  # a liaison account without a company sees nothing
         abort(404)
     return g.user.operator_id
 
 
 def _appeal_or_404(case_no: str) -> Appeal:
+    """A case referred to the liaison's company, else 404 (never 403, so guessing tells nothing)."""
     appeal = operator_view.appeal_for(_operator_id(), case_no)
     if appeal is None:
         abort(404)
@@ -31,6 +33,7 @@ def _appeal_or_404(case_no: str) -> Appeal:
 
 
 def _state_choices() -> list[tuple[str, str]]:
+    """The states an operator's case can be in, as select options."""
     en = is_english()
     return [("", _("全部"))] + [
         (code, lifecycle.STATES[code].en if en else lifecycle.STATES[code].zh)
@@ -78,6 +81,7 @@ def _timeline(appeal: Appeal) -> list[CaseEvent]:
 
 
 def _render_case(appeal: Appeal, *, reply_form=None, proposal_form=None, done_form=None, full_phone=False, status=200):
+    """The operator's case page with its forms (as typed after a refused submit)."""
     settlement = operator_view.latest_settlement(appeal)
     return render_template(
         "operator/case.html",

@@ -24,6 +24,7 @@ LOCAL_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"]
 
 
 def _required() -> DataRequired:
+    """The required-field validator with the shared message."""
     return DataRequired(_l("此项为必填项。"))
 
 

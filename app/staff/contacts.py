@@ -39,16 +39,19 @@ def to_local(utc: dt.datetime) -> dt.datetime:
 
 
 def _operator_id(code: str | None) -> int | None:
+    """The id of an operator by code, or None."""
     if not code:
         return None
     return db.session.scalar(sa.select(Operator.id).where(Operator.code == code))
 
 
 def _lang() -> str:
+    """The page's language, zh or en."""
     return "en" if is_english() else "zh"
 
 
 def _intake_channels() -> list[tuple[str, str]]:
+    """The consultation and visit channels as select options."""
     return [(c, v) for c, v in code_choices("contact_channel", _lang()) if c in contacts.INTAKE_CHANNELS]
 
 
@@ -103,6 +106,7 @@ def contact_new():
 
 
 def _contact_or_404(contact_id: int) -> Contact:
+    """A consultation or visit by id, else 404 (follow-up calls live on their case)."""
     contact = db.session.get(Contact, contact_id) if contact_id <= MAX_ID else None
     if contact is None or contact.channel not in contacts.INTAKE_CHANNELS:
         abort(404)
@@ -160,6 +164,7 @@ def contact_convert(contact_id: int):
 
 
 def _appeal_or_404(case_no: str) -> Appeal:
+    """A case by number, else 404."""
     appeal = db.session.scalar(sa.select(Appeal).where(Appeal.case_no == case_no))
     if appeal is None:
         abort(404)
