@@ -18,6 +18,7 @@ def token(app):
     """A bearer-token header for a new user of a role (operator: of a company)."""
 
     def issue(role: str, operator_code: str | None = None, username: str | None = None) -> dict[str, str]:
+        """Create the user and its token; the Authorization header."""
         user = make_user(role, username or f"api-{role}-{operator_code or 'x'}", operator_code)
         _, plain = accounts.create_token(user)
         db.session.commit()

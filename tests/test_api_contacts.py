@@ -14,7 +14,10 @@ from tests.factories import make_appeal
 
 @pytest.fixture
 def token(app):
+    """A bearer-token header for a new user of a role."""
+
     def issue(role: str, operator_code: str | None = None) -> dict[str, str]:
+        """Create the user and its token; the Authorization header."""
         user = make_user(role, f"api-{role}", operator_code)
         _, plain = accounts.create_token(user)
         db.session.commit()

@@ -13,6 +13,7 @@ from tests.conftest import make_user
 
 
 def _consultation(**overrides) -> Contact:
+    """A committed phone consultation (fields overridable)."""
     values = dict(
         channel="phone_consultation",
         recorded_by=None,

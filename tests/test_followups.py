@@ -14,6 +14,7 @@ from workflows import engine
 
 
 def _call(client, case_no: str, **data):
+    """POST a follow-up call through the calls page."""
     values = {"callee": "consumer", "at": "2026-11-25T10:00", "reached": "yes", "notes": "已回访"}
     values.update(data)
     return client.post(f"/staff/cases/{case_no}/calls", data=values)

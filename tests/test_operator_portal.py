@@ -20,6 +20,7 @@ PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
 def _material(appeal, name="bill.pdf") -> Material:
+    """A stored consumer material of a case."""
     material = materials.store_material(appeal, FileStorage(io.BytesIO(PDF), filename=name), source="consumer")
     db.session.commit()
     return material
@@ -198,6 +199,7 @@ def separate_identities(app):
     """Several signed-in clients in one test: forget the previous request's user (the test app context is shared)."""
 
     def forget(sender, **extra):
+        """Drop the previous request's identity from the shared g."""
         g.pop("_login_user", None)
         g.pop("user", None)
 

@@ -51,6 +51,7 @@ def demo(app):
 
 
 def _url(app, rule, values: dict) -> str:
+    """The rule's URL with every parameter filled from the demo values."""
     args = {}
     for arg in rule.arguments:
         converter = type(rule._converters[arg]).__name__
@@ -61,6 +62,7 @@ def _url(app, rule, values: dict) -> str:
 
 
 def _to_login(resp) -> bool:
+    """Whether a response sends the visitor to the sign-in page."""
     return resp.status_code in (301, 302, 303) and "/auth/login" in resp.headers.get("Location", "")
 
 
