@@ -24,6 +24,7 @@ from app.staff.forms import (
     TakeForm,
     action_form,
 )
+from app.staff.nav import has_endpoint
 from cases import assignment, duplicates
 from cases.models import Appeal, CaseEvent, Material, Operator, PiiView, Referral, Settlement, User, utcnow
 from workflows import engine, lifecycle
@@ -82,10 +83,6 @@ def _operators() -> list[Operator]:
     return list(db.session.scalars(sa.select(Operator).where(Operator.active).order_by(Operator.id)))
 
 
-def _can(endpoint_roles: tuple[str, ...]) -> bool:
-    return g.user.role in endpoint_roles
-
-
 def render_case(
     appeal: Appeal,
     *,
@@ -100,8 +97,9 @@ def render_case(
     """Render the case page; a submitted form is shown again with what was typed and its errors."""
     operators = _operators()
     forms = []
+    submitted_action = submitted.meta.action if submitted is not None else None
     for t in lifecycle.allowed_actions(appeal.status, g.user.role):
-        if submitted is not None and submitted._prefix == f"{t.action}-":
+        if t.action == submitted_action:
             forms.append((t, submitted))
         else:
             forms.append((t, action_form(t, operators, formdata=None, data={"version": appeal.version})))
@@ -120,11 +118,12 @@ def render_case(
         assign_form=assign_form,
         take_form=TakeForm(formdata=None, version=appeal.version),
         repeat_form=repeat_form,
-        can_assign=open_case and _can(("supervisor",)),
-        can_take=open_case and _can(("mediator",)) and appeal.assignee_id != g.user.id,
-        can_mark_repeat=appeal.status in REPEAT_STATES and _can(("clerk", "supervisor")) and bool(similar),
-        can_reveal=_can(("clerk", "mediator", "supervisor")),
-        can_note=_can(("clerk", "mediator", "supervisor")),
+        can_assign=open_case and has_endpoint("staff.case_assign"),
+        can_take=open_case and has_endpoint("staff.case_take") and appeal.assignee_id != g.user.id,
+        can_mark_repeat=appeal.status in REPEAT_STATES and has_endpoint("staff.case_mark_repeat") and bool(similar),
+        can_reveal=has_endpoint("staff.case_reveal"),
+        can_note=has_endpoint("staff.case_note"),
+        submitted_action=submitted_action,
         similar=similar,
         revealed=revealed,
         pii_fields=PII_FIELDS,

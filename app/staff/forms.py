@@ -187,7 +187,9 @@ def action_form_class(action: str, index: int) -> type[ActionFormBase]:
 
 def action_form(t: lifecycle.Transition, operators: list[Operator], **kwargs) -> ActionFormBase:
     """An instance of the action form of a transition, with its choices and labels in the page's language."""
-    form = action_form_class(t.action, lifecycle.TRANSITIONS.index(t))(prefix=t.action, **kwargs)
+    form = action_form_class(t.action, lifecycle.TRANSITIONS.index(t))(
+        prefix=t.action, meta={"action": t.action}, **kwargs
+    )
     en = is_english()
     for f in t.fields:
         field = form[f.name]
