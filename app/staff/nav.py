@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from app import permissions
 from app.staff import bp
 from cases import pii
+from workflows import engine
 
 # (label, endpoint, url arguments) in the order of the nav bar; endpoints of other areas are shown only once they exist.
 NAV = (
@@ -49,7 +50,7 @@ def nav_links() -> list[tuple[str, str, dict]]:
 
 @bp.app_context_processor
 def _nav_context() -> dict:
-    return {"has_endpoint": has_endpoint, "staff_nav_links": nav_links}
+    return {"has_endpoint": has_endpoint, "staff_nav_links": nav_links, "state_name": engine.state_name}
 
 
 bp.add_app_template_filter(pii.mask_email, "mask_email")
