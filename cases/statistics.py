@@ -29,6 +29,7 @@ OUTCOME_ACTIONS = {
 }
 COUNTED_ACTIONS = ("accept", "reject", "withdraw", "settle", "acknowledge", "disagree", "end_mediation")
 BASIC = "basic"
+CONTACT_CHANNELS = ("phone_consultation", "callback", "visit")
 
 # The statistics' own index (migration 0005): the median time to closure reads appeals by their closing time.
 CLOSED_AT_INDEX = sa.Index("ix_appeal_closed_at", Appeal.closed_at)
@@ -60,13 +61,15 @@ def _fmt(value: Decimal | None) -> str | None:
 def contact_counts(start: dt.datetime, end: dt.datetime) -> dict[str, int]:
     """Contacts by channel."""
     rows = db.session.execute(
-        sa.select(Contact.channel, sa.func.count()).where(_between(Contact.at, start, end)).group_by(Contact.channel)
+        sa.select(Contact.channel, sa.func.count())
+        .where(Contact.channel.in_(CONTACT_CHANNELS), _between(Contact.at, start, end))  # so (channel, at) is used
+        .group_by(Contact.channel)
     )
     return {channel: n for channel, n in rows}
 
 
 def event_counts(start: dt.datetime, end: dt.datetime) -> dict[str, int]:
-    """Lifecycle events by action, for the actions the bulletin counts."""
+    """Lifecycle events by action, for the actions the bulletin counts (from the (action, at) index alone)."""
     rows = db.session.execute(
         sa.select(CaseEvent.action, sa.func.count())
         .where(CaseEvent.action.in_(COUNTED_ACTIONS), _between(CaseEvent.at, start, end))
@@ -75,20 +78,16 @@ def event_counts(start: dt.datetime, end: dt.datetime) -> dict[str, int]:
     return {action: n for action, n in rows}
 
 
-def accepted_by_operator(start: dt.datetime, end: dt.datetime) -> list[tuple[int, str, str, str, int, int]]:
-    """(operator id, code, name, type, accepted, settled) per operator with any acceptance or settlement."""
-    counted = sa.func.sum(sa.case((CaseEvent.action == "accept", 1), else_=0))
-    settled = sa.func.sum(sa.case((CaseEvent.action == "settle", 1), else_=0))
+def event_breakdown(start: dt.datetime, end: dt.datetime) -> list[tuple[str, int, str, int]]:
+    """(action, operator id, category, count) of acceptances and settlements: one GROUP BY over events and appeals."""
     rows = db.session.execute(
-        sa.select(Operator.id, Operator.code, Operator.short_name, Operator.operator_type, counted, settled)
+        sa.select(CaseEvent.action, Appeal.operator_id, Appeal.category, sa.func.count())
         .select_from(CaseEvent)
         .join(Appeal, Appeal.id == CaseEvent.appeal_id)
-        .join(Operator, Operator.id == Appeal.operator_id)
         .where(CaseEvent.action.in_(("accept", "settle")), _between(CaseEvent.at, start, end))
-        .group_by(Operator.id, Operator.code, Operator.short_name, Operator.operator_type)
-        .order_by(Operator.id)
+        .group_by(CaseEvent.action, Appeal.operator_id, Appeal.category)
     )
-    return [(i, c, n, t, int(a or 0), int(s or 0)) for i, c, n, t, a, s in rows]
+    return [(action, op, category, n) for action, op, category, n in rows]
 
 
 def rejected_by_ground(start: dt.datetime, end: dt.datetime) -> dict[str, int]:
@@ -104,18 +103,6 @@ def rejected_by_ground(start: dt.datetime, end: dt.datetime) -> dict[str, int]:
     return {g: n for g, n in rows}
 
 
-def accepted_by_category(start: dt.datetime, end: dt.datetime) -> dict[str, int]:
-    """Accepted appeals by category."""
-    rows = db.session.execute(
-        sa.select(Appeal.category, sa.func.count())
-        .select_from(CaseEvent)
-        .join(Appeal, Appeal.id == CaseEvent.appeal_id)
-        .where(CaseEvent.action == "accept", _between(CaseEvent.at, start, end))
-        .group_by(Appeal.category)
-    )
-    return {c: n for c, n in rows}
-
-
 def _days_expression():
     if db.engine.dialect.name == "postgresql":
         return sa.extract("epoch", Appeal.closed_at - Appeal.received_at) / 86400.0
@@ -123,27 +110,37 @@ def _days_expression():
 
 
 def median_days_to_close(start: dt.datetime, end: dt.datetime) -> tuple[int, Decimal | None]:
-    """(appeals closed in the range, median days from receipt to closure) — the median by ORDER BY/OFFSET."""
+    """(appeals closed in the range, median days from receipt to closure): percentile_cont on PostgreSQL,
+    ORDER BY/OFFSET elsewhere."""
     where = sa.and_(Appeal.closed_at.is_not(None), _between(Appeal.closed_at, start, end))
+    days = _days_expression()
+    if db.engine.dialect.name == "postgresql":
+        n, median = db.session.execute(
+            sa.select(sa.func.count(), sa.func.percentile_cont(0.5).within_group(days)).where(where)
+        ).one()
+        return n, None if median is None else Decimal(str(median)).quantize(Decimal("0.01"))
     n = db.session.scalar(sa.select(sa.func.count()).select_from(Appeal).where(where)) or 0
     if n == 0:
         return 0, None
-    days = _days_expression()
     offset, take = ((n - 1) // 2, 1) if n % 2 else (n // 2 - 1, 2)
     values = list(db.session.scalars(sa.select(days).where(where).order_by(days).offset(offset).limit(take)))
     middle = sum(Decimal(str(v)) for v in values) / len(values)
     return n, middle.quantize(Decimal("0.01"))
 
 
-def deadline_timeliness(kind: str, start: dt.datetime, end: dt.datetime) -> tuple[int, int]:
-    """(clocks of a kind stopped in the range, of which met)."""
+def deadline_timeliness(start: dt.datetime, end: dt.datetime) -> dict[str, tuple[int, int]]:
+    """{kind: (clocks stopped in the range, of which met)} for the decision and operator-reply clocks."""
     met = sa.func.sum(sa.case((Deadline.met.is_(True), 1), else_=0))
-    total, on_time = db.session.execute(
-        sa.select(sa.func.count(), met).where(
-            Deadline.kind == kind, Deadline.met.is_not(None), _between(Deadline.stopped_at, start, end)
+    rows = db.session.execute(
+        sa.select(Deadline.kind, sa.func.count(), met)
+        .where(
+            Deadline.kind.in_(("decision", "operator_reply")),
+            Deadline.met.is_not(None),
+            _between(Deadline.stopped_at, start, end),
         )
-    ).one()
-    return int(total or 0), int(on_time or 0)
+        .group_by(Deadline.kind)
+    )
+    return {kind: (int(total or 0), int(on_time or 0)) for kind, total, on_time in rows}
 
 
 def subscriber_counts(period: str) -> dict[int, int]:
@@ -158,13 +155,27 @@ def compute(start: dt.datetime, end: dt.datetime, period: Period | None = None) 
     """Every figure and breakdown for [start, end); with a period also 同比 and the per-million-users rate."""
     contacts = contact_counts(start, end)
     events = event_counts(start, end)
+    per_op: dict[int, dict[str, int]] = {}
+    categories: dict[str, int] = {}
+    for action, op_id, category, n in event_breakdown(start, end):
+        per_op.setdefault(op_id, {"accept": 0, "settle": 0})[action] += n
+        if action == "accept":
+            categories[category] = categories.get(category, 0) + n
+    operator_rows = db.session.execute(
+        sa.select(Operator.id, Operator.code, Operator.short_name, Operator.operator_type).where(
+            Operator.id.in_(list(per_op))
+        )
+    ).all()
+    per_operator = sorted(
+        (op_id, code, name, kind, per_op[op_id]["accept"], per_op[op_id]["settle"])
+        for op_id, code, name, kind in operator_rows
+    )
     materials = db.session.scalar(
         sa.select(sa.func.count()).select_from(Material).where(_between(Material.received_at, start, end))
     )
     received = db.session.scalar(
         sa.select(sa.func.count()).select_from(Appeal).where(_between(Appeal.received_at, start, end))
     )
-    per_operator = accepted_by_operator(start, end)
     accepted = events.get("accept", 0)
     basic = sum(a for _, _, _, kind, a, _ in per_operator if kind == BASIC)
     settled = events.get("settle", 0)
@@ -186,8 +197,9 @@ def compute(start: dt.datetime, end: dt.datetime, period: Period | None = None) 
             }
         )
 
-    decisions, decisions_met = deadline_timeliness("decision", start, end)
-    replies, replies_met = deadline_timeliness("operator_reply", start, end)
+    clocks = deadline_timeliness(start, end)
+    decisions, decisions_met = clocks.get("decision", (0, 0))
+    replies, replies_met = clocks.get("operator_reply", (0, 0))
     closed, median = median_days_to_close(start, end)
     outcomes = {OUTCOME_ACTIONS[a]: n for a, n in events.items() if a in OUTCOME_ACTIONS}
     return {
@@ -207,7 +219,7 @@ def compute(start: dt.datetime, end: dt.datetime, period: Period | None = None) 
         "settlement_rate_pct": _fmt(percent(settled, accepted)),
         "rejected_by_ground": dict(sorted(rejected_by_ground(start, end).items())),
         "by_operator": operators,
-        "by_category": dict(sorted(accepted_by_category(start, end).items())),
+        "by_category": dict(sorted(categories.items())),
         "by_outcome": dict(sorted(outcomes.items())),
         "timeliness": {
             "decisions": decisions,
