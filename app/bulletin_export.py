@@ -111,6 +111,15 @@ def bars(rows: list[tuple[str, float | int]]) -> list[dict[str, Any]]:
     return [{"label": label, "value": v, "pct": round(100 * float(v or 0) / top, 1)} for label, v in rows]
 
 
+def chart_rows(figures: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The bar rows of the breakdown charts."""
+    return {
+        "chart_operator": bars([(o["name"] or o["operator"], o["accepted"]) for o in figures["by_operator"]]),
+        "chart_category": bars([(code_name(k, "category"), v) for k, v in figures["by_category"].items()]),
+        "chart_outcome": bars([(code_name(k, "outcome"), v) for k, v in figures["by_outcome"].items()]),
+    }
+
+
 def csv_response(table: Table, filename: str) -> Response:
     """One table as a CSV download (UTF-8 with BOM, so spreadsheet programs read the Chinese)."""
     buf = io.StringIO()

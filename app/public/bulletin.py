@@ -8,7 +8,7 @@ from flask import abort, render_template, request
 from flask_babel import gettext as _
 
 from app import bulletin_export as export
-from app.i18n import code_name, is_english
+from app.i18n import is_english
 from app.public import bp
 from cases import bulletin
 from cases.bulletin import Period, PeriodError
@@ -36,15 +36,6 @@ def _trend() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     return export.bars(accepted), export.bars(rate)
 
 
-def chart_rows(figures: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """The bar rows of the breakdown charts."""
-    return {
-        "chart_operator": export.bars([(o["name"] or o["operator"], o["accepted"]) for o in figures["by_operator"]]),
-        "chart_category": export.bars([(code_name(k, "category"), v) for k, v in figures["by_category"].items()]),
-        "chart_outcome": export.bars([(code_name(k, "outcome"), v) for k, v in figures["by_outcome"].items()]),
-    }
-
-
 @bp.route("/bulletin")
 def bulletin_index():
     """The list of published periods and the trend over them."""
@@ -70,7 +61,7 @@ def bulletin_period(period: str):
         revision=rev,
         tables=export.tables(rev.figures),
         trend_accepted=trend_accepted,
-        **chart_rows(rev.figures),
+        **export.chart_rows(rev.figures),
     )
 
 

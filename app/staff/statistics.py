@@ -16,7 +16,6 @@ from wtforms.validators import InputRequired, NumberRange, Optional, ValidationE
 from app import bulletin_export as export
 from app.extensions import db
 from app.i18n import is_english
-from app.public.bulletin import chart_rows
 from app.staff import bp
 from cases import bulletin, statistics
 from cases.bulletin import Period, PeriodError
@@ -130,7 +129,7 @@ def statistics_page():
         form=form,
         figures=figures,
         tables=export.tables(figures) if figures else [],
-        charts=chart_rows(figures) if figures else {},
+        charts=export.chart_rows(figures) if figures else {},
         range_args={"start": form.start.data.isoformat(), "end": form.end.data.isoformat()} if figures else {},
         labels=export.FIGURE_LABELS,
         drill=statistics.DRILLDOWN,
