@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from app.extensions import db
-from tests.conftest import PASSWORD, make_user
+from tests.conftest import PASSWORD, REDIS_URL, make_user, needs_redis
 
 
 def _session_cookie(client) -> str | None:
@@ -136,3 +138,49 @@ def test_an_operator_liaison_may_change_their_password_too(client, auth):
 def test_the_password_page_needs_a_signed_in_user(client):
     resp = client.get("/auth/password")
     assert resp.status_code == 302 and "/auth/login" in resp.headers["Location"]
+
+
+@pytest.fixture
+def redis_limited_app(app):
+    """A second app whose rate limits live in Redis, as in production (the limiter's storage is restored after)."""
+    from app import create_app
+    from app.extensions import limiter
+
+    saved = (limiter._storage, limiter._limiter)
+    other = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+            "RATELIMIT_STORAGE_URI": REDIS_URL,
+            "REDIS_URL": None,
+            "WTF_CSRF_ENABLED": False,
+            "SECRET_KEY": "test-secret",
+        }
+    )
+    limiter.reset()
+    yield other
+    limiter.reset()
+    limiter._storage, limiter._limiter = saved
+
+
+@needs_redis
+def test_the_per_username_limit_is_kept_in_redis_so_every_worker_sees_it(redis_limited_app):
+    import redis
+
+    make_user("clerk", "target")
+    with redis_limited_app.app_context():
+        workers = [redis_limited_app.test_client() for _ in range(2)]
+        for n in range(10):
+            resp = workers[n % 2].post(
+                "/auth/login",
+                data={"username": "target", "password": "guess"},
+                environ_base={"REMOTE_ADDR": f"10.0.2.{n}"},
+            )
+            assert resp.status_code == 200
+        blocked = workers[0].post(
+            "/auth/login", data={"username": "target", "password": PASSWORD}, environ_base={"REMOTE_ADDR": "10.0.3.1"}
+        )
+        assert blocked.status_code == 429
+        keys = [k.decode() for k in redis.Redis.from_url(REDIS_URL).keys("LIMITS*")]
+        assert any("login-user:target" in k for k in keys), keys
+        db.session.remove()
