@@ -98,3 +98,26 @@ def test_the_console_pages_have_no_serious_accessibility_violations(browser, liv
     for path in paths:
         url = live_server.url + path.format(*cases)
         assert axe_violations(browser, url, cookies=cookies) == [], url
+
+
+def test_rejecting_asks_for_confirmation_first(browser, live_server, cases):
+    context = browser.new_context(locale="zh-CN")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    try:
+        sign_in(page, live_server.url, "b_supervisor")
+        page.goto(f"{live_server.url}/staff/cases/{cases[0]}")
+        page.click("#action-reject summary")
+        page.select_option("#reject-ground", "art10_4")
+        questions = []
+        page.once("dialog", lambda d: (questions.append(d.message), d.dismiss()))
+        page.click("#action-reject button[type=submit]")
+        page.wait_for_timeout(300)
+        assert questions and "不予受理" in questions[0]
+        assert page.url.endswith(f"/staff/cases/{cases[0]}")  # nothing was sent
+        page.once("dialog", lambda d: d.accept())
+        with page.expect_navigation():
+            page.click("#action-reject button[type=submit]")
+        assert "不予受理" in page.locator("h1").inner_text()
+    finally:
+        context.close()
