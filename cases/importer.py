@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import SQLAlchemyError
 
 from cases import codes
@@ -123,6 +124,13 @@ def _period(value: Any) -> str:
         return Period.parse(str(value)).code
     except PeriodError as exc:
         raise RecordError(f"period: {exc}") from None
+
+
+def _member_of(column, values: list) -> sa.ColumnElement[bool]:
+    """`column IN values`; on PostgreSQL `= ANY(array)`, one parameter however many values."""
+    if db.engine.dialect.name == "postgresql":
+        return column == sa.any_(sa.bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
+    return column.in_(values)
 
 
 def bulk_insert(table: sa.Table, rows: list[dict[str, Any]]) -> None:
@@ -346,7 +354,7 @@ class _Importer:
         for i in range(0, len(wanted), 1000):
             chunk = wanted[i : i + 1000]
             found.update(
-                db.session.execute(sa.select(Appeal.case_no, Appeal.id).where(Appeal.case_no.in_(chunk))).all()
+                db.session.execute(sa.select(Appeal.case_no, Appeal.id).where(_member_of(Appeal.case_no, chunk))).all()
             )
         return found
 
@@ -375,7 +383,7 @@ class _Importer:
         if not self.contacts:
             return
         keys = [r["legacy_key"] for _, r in self.contacts]
-        known = set(db.session.scalars(sa.select(Contact.legacy_key).where(Contact.legacy_key.in_(keys))))
+        known = set(db.session.scalars(sa.select(Contact.legacy_key).where(_member_of(Contact.legacy_key, keys))))
         case_ids = self._case_ids(r["case_no"] for _, r in self.contacts if r["case_no"])
         rows = []
         for number, r in self.contacts:
@@ -406,7 +414,7 @@ class _Importer:
             known.update(
                 db.session.execute(
                     sa.select(Material.appeal_id, Material.sha256, Material.received_at).where(
-                        Material.appeal_id.in_(ids[i : i + 1000])
+                        _member_of(Material.appeal_id, ids[i : i + 1000])
                     )
                 ).all()
             )
