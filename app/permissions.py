@@ -104,6 +104,7 @@ ROUTES: dict[str, frozenset[str] | str] = {
     "api.statistics_range": STAFF,
     # api (public part)
     "api.openapi_document": PUBLIC,
+    "api.health": PUBLIC,
     "api.public_operators": PUBLIC,
     "api.public_categories": PUBLIC,
     "api.public_file_appeal": PUBLIC,
