@@ -20,6 +20,8 @@ import datetime as dt
 import hashlib
 import json
 import os
+import random
+import string
 import sys
 import tempfile
 import time
@@ -162,6 +164,7 @@ def main() -> int:
     parser.add_argument("--appeals", type=int, default=int(os.environ.get("BENCH_APPEALS", 200_000)))
     parser.add_argument("--import-lines", type=int, default=int(os.environ.get("BENCH_IMPORT_LINES", 100_000)))
     parser.add_argument("--url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
+    parser.add_argument("--reuse", action="store_true", help="keep a database filled by an earlier run of this size")
     args = parser.parse_args()
     if not args.url.startswith("postgresql"):
         raise SystemExit("the benchmark runs on PostgreSQL (BENCH_DATABASE_URL)")
@@ -178,14 +181,18 @@ def main() -> int:
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": args.url, "REDIS_URL": None, "TESTING": True})
     with app.app_context():
-        db.drop_all()
-        db.create_all()
-        reference.ensure_reference_data()
         t = time.perf_counter()
-        for statement in FILL_SQL.split(";\n"):
-            if statement.strip():
-                db.session.execute(sa.text(statement), {"n": args.appeals})
-        db.session.commit()
+        have = 0
+        if args.reuse and sa.inspect(db.engine).has_table("appeal"):
+            have = db.session.scalar(sa.text("SELECT count(*) FROM appeal WHERE case_no LIKE 'BX%'"))
+        if have != args.appeals:
+            db.drop_all()
+            db.create_all()
+            reference.ensure_reference_data()
+            for statement in FILL_SQL.split(";\n"):
+                if statement.strip():
+                    db.session.execute(sa.text(statement), {"n": args.appeals})
+            db.session.commit()
         fill = time.perf_counter() - t
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(sa.text("VACUUM ANALYZE"))
@@ -196,7 +203,11 @@ def main() -> int:
         print(f"database: {', '.join(f'{v:,} {k}' for k, v in counts.items())} (filled in {fill:.1f} s)")
 
         rates = {}
-        mixes = (("contacts/materials-heavy (1% appeals)", 1, "IM"), ("seed-like mix (12% appeals)", 12, "IN"))
+        run = "".join(random.choice(string.ascii_uppercase) for _ in range(3))  # fresh case numbers per run
+        mixes = (
+            ("contacts/materials-heavy (1% appeals)", 1, "M" + run),
+            ("seed-like mix (12% appeals)", 12, "N" + run),
+        )
         for label, per_100, prefix in mixes:  # both in 2024H2, outside the period rolled up below
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / "import.jsonl"
