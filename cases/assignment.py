@@ -6,9 +6,9 @@ import sqlalchemy as sa
 
 from cases.db import db
 from cases.models import Appeal, CaseEvent, User, utcnow
+from cases.queues import CLOSED_STATES, OPEN_STATES
 
 ASSIGNABLE_ROLES = ("mediator",)
-CLOSED_STATES = ("closed", "rejected", "withdrawn")
 
 
 class NotAssignable(ValueError):
@@ -53,7 +53,7 @@ def workload() -> list[tuple[User, int]]:
     open_cases = sa.func.count(Appeal.id)
     rows = db.session.execute(
         sa.select(User, open_cases)
-        .outerjoin(Appeal, sa.and_(Appeal.assignee_id == User.id, Appeal.status.not_in(CLOSED_STATES)))
+        .outerjoin(Appeal, sa.and_(Appeal.assignee_id == User.id, Appeal.status.in_(OPEN_STATES)))
         .where(User.role.in_(ASSIGNABLE_ROLES), User.active)
         .group_by(User.id)
         .order_by(open_cases.desc(), User.full_name)

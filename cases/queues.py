@@ -18,6 +18,9 @@ from cases.models import Appeal, Deadline, utcnow
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NEW_STATES = ("received", "awaiting_materials")
+# The open and closed states of the lifecycle table (a test keeps them equal to workflows.lifecycle); listing the
+# open ones lets the status index pick the few open cases out of the many closed ones.
+OPEN_STATES = ("received", "awaiting_materials", "accepted", "referred", "replied", "mediating", "settled")
 CLOSED_STATES = ("closed", "rejected", "withdrawn")
 QUEUES = ("new", "mine", "waiting", "overdue", "closed")
 SORTS = ("deadline", "-deadline", "received", "-received")
@@ -41,14 +44,19 @@ def _local_midnight_utc(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(0, 0), tzinfo=SHANGHAI).astimezone(dt.UTC).replace(tzinfo=None)
 
 
-def next_due() -> sa.ScalarSelect:
-    """The earliest due time of a case's open clocks (a correlated subquery on Appeal)."""
+def open_due() -> sa.Subquery:
+    """The earliest due time of each case's open clocks (one grouped pass over the few open deadlines)."""
     return (
-        sa.select(sa.func.min(Deadline.due_at))
-        .where(Deadline.appeal_id == Appeal.id, Deadline.stopped_at.is_(None))
-        .correlate(Appeal)
-        .scalar_subquery()
+        sa.select(Deadline.appeal_id, sa.func.min(Deadline.due_at).label("due"))
+        .where(Deadline.stopped_at.is_(None))
+        .group_by(Deadline.appeal_id)
+        .subquery("open_due")
     )
+
+
+def default_sort(name: str) -> str:
+    """Open queues put the nearest deadline first; the closed queue the latest case."""
+    return "-received" if name == "closed" else "deadline"
 
 
 def overdue_condition(now: dt.datetime | None = None) -> sa.ColumnElement[bool]:
@@ -68,11 +76,11 @@ def queue_condition(name: str, user_id: int | None, now: dt.datetime | None = No
     if name == "new":
         return Appeal.status.in_(NEW_STATES)
     if name == "mine":
-        return sa.and_(Appeal.assignee_id == user_id, Appeal.status.not_in(CLOSED_STATES))
+        return sa.and_(Appeal.assignee_id == user_id, Appeal.status.in_(OPEN_STATES))
     if name == "waiting":
         return Appeal.status == "referred"
     if name == "overdue":
-        return sa.and_(Appeal.status.not_in(CLOSED_STATES), overdue_condition(now))
+        return sa.and_(Appeal.status.in_(OPEN_STATES), overdue_condition(now))
     if name == "closed":
         return Appeal.status.in_(CLOSED_STATES)
     raise KeyError(name)
@@ -103,7 +111,7 @@ def queue_select(
     name: str,
     user_id: int | None,
     filters: QueueFilters | None = None,
-    sort: str = "deadline",
+    sort: str | None = None,
     now: dt.datetime | None = None,
 ) -> sa.Select:
     """The appeals of a queue, filtered and sorted (deadline: earliest open clock first; cases without one last)."""
@@ -114,11 +122,12 @@ def queue_select(
     )
     query = apply_filters(query, filters or QueueFilters(), now)
     if sort not in SORTS:
-        sort = "deadline"
+        sort = default_sort(name)
     if sort.lstrip("-") == "deadline":
-        due = next_due()
-        order = due.desc() if sort.startswith("-") else due.asc()
-        query = query.order_by(due.is_(None), order, Appeal.id)
+        due = open_due()
+        query = query.outerjoin(due, due.c.appeal_id == Appeal.id)
+        order = due.c.due.desc() if sort.startswith("-") else due.c.due.asc()
+        query = query.order_by(due.c.due.is_(None), order, Appeal.id)
     else:
         order = Appeal.received_at.desc() if sort.startswith("-") else Appeal.received_at.asc()
         query = query.order_by(order, Appeal.id)
@@ -138,11 +147,19 @@ def next_due_for(appeal_ids: list[int]) -> dict[int, dt.datetime]:
 
 
 def queue_counts(user_id: int | None, now: dt.datetime | None = None) -> dict[str, int]:
-    """How many cases each queue holds, in one query."""
-    now = now or utcnow()
-    columns = [sa.func.sum(sa.case((queue_condition(name, user_id, now), 1), else_=0)).label(name) for name in QUEUES]
-    row = db.session.execute(sa.select(*columns).select_from(Appeal)).one()
-    return {name: int(row._mapping[name] or 0) for name in QUEUES}
+    """How many cases each queue holds: the states from one grouped count, mine and overdue from the open cases."""
+    by_state = state_counts()
+    mine = db.session.scalar(sa.select(sa.func.count()).select_from(Appeal).where(queue_condition("mine", user_id)))
+    overdue = db.session.scalar(
+        sa.select(sa.func.count()).select_from(Appeal).where(queue_condition("overdue", user_id, now))
+    )
+    return {
+        "new": sum(by_state.get(s, 0) for s in NEW_STATES),
+        "mine": mine or 0,
+        "waiting": by_state.get("referred", 0),
+        "overdue": overdue or 0,
+        "closed": sum(by_state.get(s, 0) for s in CLOSED_STATES),
+    }
 
 
 def state_counts() -> dict[str, int]:

@@ -11,6 +11,7 @@ from cases.models import Appeal
 
 KEYS = ("any", "case_no", "phone", "service_number", "facts")
 _CASE_NO = re.compile(r"^[A-Za-z]{1,4}\d{0,4}(-\d{0,6})?$")
+_NUMBER = re.compile(r"^\+?[\d\s-]{5,40}$")
 MAX_WORDS = 5
 
 
@@ -23,25 +24,38 @@ def _contains(column: sa.ColumnElement, word: str) -> sa.ColumnElement[bool]:
     return column.ilike(f"%{escape_like(word)}%", escape="\\")
 
 
+def guess_key(text: str) -> str:
+    """What a search in "any" most likely means: a case number, a phone or service number, or words in the facts."""
+    if _CASE_NO.match(text) and any(ch.isdigit() for ch in text):
+        return "case_no"
+    if _NUMBER.match(text):
+        return "number"
+    return "facts"
+
+
 def condition(text: str, key: str = "any") -> sa.ColumnElement[bool] | None:
-    """The WHERE clause for a search, or None when there is nothing to search for."""
+    """The WHERE clause for a search, or None when there is nothing to search for.
+
+    "any" searches only the column the input looks like, so each search can use its index.
+    """
     text = (text or "").strip()[:200]
     if not text:
         return None
     if key not in KEYS:
         key = "any"
-    parts: list[sa.ColumnElement[bool]] = []
-    if key in ("any", "case_no") and (key == "case_no" or _CASE_NO.match(text)):
-        parts.append(Appeal.case_no.ilike(f"{escape_like(text)}%", escape="\\"))
+    if key == "any":
+        key = guess_key(text)
     compact = re.sub(r"[\s-]", "", text)
-    if key in ("any", "phone"):
-        parts.append(Appeal.phone == compact)
-    if key in ("any", "service_number"):
-        parts.append(Appeal.service_number == compact)
-    if key in ("any", "facts"):
-        words = text.split()[:MAX_WORDS]
-        parts.append(sa.and_(*[_contains(Appeal.facts, w) for w in words]))
-    return sa.or_(*parts)
+    if key == "case_no":
+        return Appeal.case_no.ilike(f"{escape_like(text)}%", escape="\\")
+    if key == "phone":
+        return Appeal.phone == compact
+    if key == "service_number":
+        return Appeal.service_number == compact
+    if key == "number":
+        return sa.or_(Appeal.phone == compact, Appeal.service_number == compact)
+    words = text.split()[:MAX_WORDS]
+    return sa.and_(*[_contains(Appeal.facts, w) for w in words])
 
 
 def search_select(text: str, key: str = "any") -> sa.Select | None:

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from cases.models import Appeal
-from tests.conftest import make_user
+from tests.conftest import make_user, on_postgres
 from tests.factories import make_appeal
 
 
@@ -224,3 +224,50 @@ def test_the_console_speaks_english_when_asked(client, auth):
     assert 'lang="en"' in case and "Show in full" in case and "Add internal note" in case
     assert "Record settlement" in case and "Operator carries out the terms by" in case  # labels from the table
     assert "Operator replied" in case  # the state's English name
+
+
+@pytest.mark.skipif(not on_postgres, reason="the trigram index exists on PostgreSQL only")
+def test_on_postgresql_the_facts_have_a_trigram_gin_index_that_serves_the_word_search(app):
+    definition = db.session.scalar(
+        sa.text("SELECT indexdef FROM pg_indexes WHERE tablename = 'appeal' AND indexname = 'ix_appeal_facts_trgm'")
+    )
+    assert "USING gin" in definition and "gin_trgm_ops" in definition
+    from cases import search
+
+    # a small test table is cheapest to scan, so forbid that to see which index the condition can use
+    db.session.execute(sa.text("SET LOCAL enable_seqscan = off"))
+    db.session.execute(sa.text("SET LOCAL enable_indexscan = off"))
+    where = search.condition("国际漫游", "facts").compile(
+        dialect=db.engine.dialect, compile_kwargs={"literal_binds": True}
+    )
+    sql = f"EXPLAIN SELECT id FROM appeal WHERE {str(where).replace('%%', '%')}"
+    plan = "\n".join(db.session.scalars(sa.text(sql)))
+    db.session.rollback()
+    assert "ix_appeal_facts_trgm" in plan, plan
+
+
+def test_the_queues_know_the_same_open_and_closed_states_as_the_lifecycle_table():
+    from cases import queues
+    from workflows import lifecycle
+
+    assert set(queues.OPEN_STATES) == set(lifecycle.OPEN_STATES)
+    assert set(queues.CLOSED_STATES) == set(lifecycle.STATES) - set(lifecycle.OPEN_STATES)
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("JL2026-000012", "case_no"),
+        ("jl2026", "case_no"),
+        ("138 0013 8000", "number"),
+        ("0431-88888888", "number"),
+        ("漫游", "facts"),
+        ("JL", "facts"),
+        ("50%", "facts"),
+        ("12", "facts"),
+    ],
+)
+def test_a_search_in_everything_looks_where_the_input_belongs(text, key):
+    from cases import search
+
+    assert search.guess_key(text) == key

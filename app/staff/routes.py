@@ -60,7 +60,8 @@ def queue(name: str):
     ]
     form.fill_choices(operators, staff)
     form.validate()
-    sort = form.sort.data if form.sort.data in queues.SORTS else "deadline"
+    sort = form.sort.data if form.sort.data in queues.SORTS else queues.default_sort(name)
+    form.sort.data = sort
     select = queues.queue_select(name, g.user.id, form.filters(), sort)
     pagination = db.paginate(select, page=_page_number(), per_page=queues.PER_PAGE, error_out=False)
     args = _kept_args(form)
