@@ -403,3 +403,12 @@ def test_a_case_is_re_referred_to_another_operator_and_its_reply_clock_is_replac
     assert len(clocks) == 2 and clocks[0].id == first_clock.id and clocks[0].stopped_at is not None
     assert clocks[1].stopped_at is None
     assert a.events[-1].details["operator"] == "unicom_jl"
+
+
+def test_the_table_refuses_before_the_fields_are_checked(client, auth):
+    auth.as_role("clerk")
+    received = make_appeal()
+    closed = make_appeal(state="closed", service_number="13100000001")
+    assert client.post(f"/staff/cases/{received.case_no}/actions/settle", data={}).status_code == 409
+    assert client.post(f"/staff/cases/{closed.case_no}/actions/reopen", data={}).status_code == 403
+    assert snapshot(received)[0] == "received" and snapshot(closed)[0] == "closed"

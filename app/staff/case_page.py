@@ -160,9 +160,12 @@ def case_action(case_no: str, action: str):
     if action not in lifecycle.ACTIONS:
         abort(404)
     appeal = load_appeal(case_no)
-    t = lifecycle.transition_for(action, appeal.status) or next(x for x in lifecycle.TRANSITIONS if x.action == action)
+    allowed = lifecycle.transition_for(action, appeal.status)
+    t = allowed or next(x for x in lifecycle.TRANSITIONS if x.action == action)
     form = action_form(t, _operators())
-    if not form.validate():
+    # A refusal by the table (state 409, role 403) comes before any complaint about the fields.
+    refused = allowed is None or g.user.role not in allowed.roles
+    if not refused and not form.validate():
         return render_case(appeal, submitted=form, message=_("请检查填写的内容。"), status=422)
     try:
         engine.perform(
