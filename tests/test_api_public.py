@@ -59,11 +59,12 @@ def test_the_reference_lists_give_codes_with_chinese_and_english_names(client):
 
 def test_a_consumer_files_tracks_adds_a_material_and_withdraws_through_the_api(client):
     receipt = file_appeal(client)
-    assert set(receipt) == {"case_no", "access_code", "status", "decision_due"}
+    assert set(receipt) == {"case_no", "access_code", "status", "decision_due", "decision_due_date"}
     assert receipt["status"] == "received"
     appeal = db.session.scalar(sa.select(Appeal).where(Appeal.case_no == receipt["case_no"]))
     assert appeal.channel == "online" and tracking.verify_access_code(receipt["access_code"], appeal.access_code_hash)
     assert receipt["decision_due"] == appeal.deadline("decision").due_at.isoformat() + "Z"
+    assert receipt["decision_due_date"] == calendar.local_date(appeal.deadline("decision").due_at).isoformat()
     assert calendar.local_date(appeal.deadline("decision").due_at) > today()
 
     case = client.get(f"/api/v1/appeals/{receipt['case_no']}", headers=code_header(receipt["access_code"]))

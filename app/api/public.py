@@ -22,6 +22,7 @@ from cases import codes, eligibility, intake, reference, tracking
 from cases.materials import MaterialRejected
 from cases.models import Appeal
 from cases.validation import FieldError, clean_text
+from workflows import calendar
 from workflows.lifecycle import OPEN_STATES
 
 ELIGIBILITY_KEYS = (
@@ -160,6 +161,7 @@ def public_file_appeal():
             "access_code": filed.access_code,
             "status": filed.appeal.status,
             "decision_due": _iso(decision.due_at) if decision else None,
+            "decision_due_date": calendar.local_date(decision.due_at).isoformat() if decision else None,
         }
     )
     resp.status_code = 201
@@ -318,6 +320,11 @@ openapi.SCHEMAS.update(
                 "access_code": {"type": "string", "description": "Shown this once; keep it"},
                 "status": {"type": "string"},
                 "decision_due": {"type": ["string", "null"], "format": "date-time"},
+                "decision_due_date": {
+                    "type": ["string", "null"],
+                    "format": "date",
+                    "description": "The last day of the decision deadline, Asia/Shanghai",
+                },
             },
             "required": ["case_no", "access_code", "status", "decision_due"],
         },
@@ -356,6 +363,7 @@ openapi.SCHEMAS.update(
                             "kind": {"type": "string"},
                             "name": {"type": "string"},
                             "due_at": {"type": "string", "format": "date-time"},
+                            "due_date": {"type": "string", "format": "date"},
                             "stopped_at": {"type": ["string", "null"], "format": "date-time"},
                             "paused": {"type": "boolean"},
                             "met": {"type": ["boolean", "null"]},

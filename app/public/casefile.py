@@ -64,4 +64,5 @@ def case_view(appeal: Appeal, lang: str) -> dict[str, Any]:
     for d in view["deadlines"]:
         rule = lifecycle.DEADLINES.get(d["kind"])
         d["name"] = (rule.en if en else rule.zh) if rule else d["kind"]
+        d["due_date"] = calendar.local_date(d["due_at"])  # the last day, in Asia/Shanghai
     return view
