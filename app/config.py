@@ -59,6 +59,9 @@ def from_environment(instance_path: str) -> dict:
         "MAX_FORM_MEMORY_SIZE": 2 * MB,
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Redis down must not turn every rate-limited page into a 500: limits fall back to this process's memory.
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "RATELIMIT_ENABLED": os.environ.get("RATELIMIT_ENABLED", "1") != "0",
         "RATELIMIT_STRATEGY": "moving-window",
         "BABEL_DEFAULT_LOCALE": "zh",

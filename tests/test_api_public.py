@@ -252,3 +252,34 @@ def test_an_appeal_is_filed_and_tracked_with_rate_limits_kept_in_redis(redis_app
         keys = redis.Redis.from_url(REDIS_URL).keys("LIMITS*")
         assert keys, "the limiter wrote nothing to Redis"
         db.session.remove()
+
+
+@pytest.fixture
+def app_with_redis_down(app):
+    """A second app whose rate-limit Redis is unreachable (the limiter's storage is restored afterwards)."""
+    saved = (limiter._storage, limiter._limiter)
+    other = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+            "UPLOAD_FOLDER": app.config["UPLOAD_FOLDER"],
+            "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:1/0",
+            "REDIS_URL": None,
+            "SECRET_KEY": "test-secret",
+        }
+    )
+    yield other
+    limiter._storage, limiter._limiter = saved
+    limiter.reset()
+
+
+def test_with_the_rate_limit_redis_down_consumers_still_file_and_failures_are_still_limited(app_with_redis_down):
+    with app_with_redis_down.app_context():
+        client = app_with_redis_down.test_client()
+        receipt = file_appeal(client)
+        url = f"/api/v1/appeals/{receipt['case_no']}"
+        assert client.get(url, headers=code_header(receipt["access_code"])).status_code == 200
+        for _ in range(10):
+            assert client.get(url, headers=code_header("WRONG")).status_code == 404
+        assert client.get(url, headers=code_header("WRONG")).status_code == 429
+        db.session.remove()
