@@ -78,6 +78,8 @@ ROUTES: dict[str, frozenset[str] | str] = {
     "api.cases_list": SIGNED_IN,
     "api.case_detail": SIGNED_IN,
     "api.case_action": SIGNED_IN,
+    "api.case_settlement_proposal": OPERATORS,
+    "api.case_terms_done": OPERATORS,
     "api.contacts_list": STAFF,
     "api.contacts_create": CASEWORK,
     # statistics, bulletin and background jobs

@@ -150,3 +150,33 @@ def test_the_openapi_document_describes_the_case_paths_with_the_bearer_scheme(cl
         "409",
         "422",
     }
+
+
+def test_an_operator_token_proposes_terms_and_reports_them_done(client, token):
+    operator = token("operator", "cmcc_jl")
+    appeal = make_appeal(state="replied")
+    url = f"/api/v1/cases/{appeal.case_no}"
+    assert client.post(f"{url}/terms-done", headers=operator).status_code == 409  # nothing agreed yet
+    bad = client.post(f"{url}/settlement-proposal", json={"refund_amount": "lots"}, headers=operator)
+    assert bad.status_code == 422 and {"refund_amount", "perform_by"} <= set(bad.get_json()["errors"])
+    resp = client.post(
+        f"{url}/settlement-proposal",
+        json={"refund_amount": 30, "apology": True, "perform_by": "2026-12-20"},
+        headers=operator,
+    )
+    assert resp.status_code == 201, resp.get_json()
+    proposal = resp.get_json()
+    assert (
+        proposal["proposed_by"] == "operator" and proposal["agreed_at"] is None and proposal["refund_amount"] == "30.00"
+    )
+    assert client.post(f"{url}/settlement-proposal", json={}, headers=token("mediator")).status_code == 403
+    engine.perform(appeal, "settle", role="mediator", data={"refund_amount": "30", "perform_by": "2026-12-20"})
+    db.session.commit()
+    assert (
+        client.post(f"{url}/settlement-proposal", json={"perform_by": "2026-12-20"}, headers=operator).status_code
+        == 409
+    )
+    done = client.post(f"{url}/terms-done", json={"note": "已退款"}, headers=operator)
+    assert done.status_code == 200 and done.get_json()["operator_reported_done_at"] is not None
+    other = token("operator", "unicom_jl")
+    assert client.post(f"{url}/terms-done", json={}, headers=other).status_code == 404

@@ -14,7 +14,7 @@ from app.api.paging import PAGE_PARAMETERS, PAGE_SCHEMA, Args, BadQuery, iso, pa
 from app.errors import error_response
 from app.extensions import db
 from cases import codes, contacts, followups, operator_view, pii
-from cases.models import Appeal, Deadline, Operator, User, utcnow
+from cases.models import Appeal, Deadline, Operator, Settlement, User, utcnow
 from workflows import engine, lifecycle
 
 
@@ -265,6 +265,66 @@ def case_action(case_no: str, action: str):
     )
 
 
+def _json_object() -> dict[str, Any] | None:
+    """The request's JSON object; an empty body counts as {}; None when it is something else."""
+    body = request.get_json(silent=True)
+    if body is None and not request.content_length:
+        return {}
+    return body if isinstance(body, dict) else None
+
+
+def settlement_body(settlement: Settlement) -> dict[str, Any]:
+    """A settlement row (proposed or agreed) as JSON."""
+    return {
+        "id": settlement.id,
+        "proposed_by": settlement.proposed_by,
+        "refund_amount": str(settlement.refund_amount),
+        "service_restored": settlement.service_restored,
+        "apology": settlement.apology,
+        "other_terms": settlement.other_terms,
+        "perform_by": iso(settlement.perform_by),
+        "agreed_at": iso(settlement.agreed_at),
+        "operator_reported_done_at": iso(settlement.operator_reported_done_at),
+    }
+
+
+@bp.route("/cases/<case_no>/settlement-proposal", methods=["POST"])
+def case_settlement_proposal(case_no: str):
+    """The operator proposes settlement terms to the mediator (checked like the terms of `settle`)."""
+    appeal = _visible_case(case_no)
+    body = _json_object()
+    if body is None:
+        return error_response(422, _("请求体应为 JSON 对象。"), {"body": [_("请求体应为 JSON 对象。")]})
+    settle = lifecycle.transition_for("settle", appeal.status)
+    if settle is None:
+        return error_response(409, _("案件当前状态不能提出和解方案。"))
+    data = {k: (str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v) for k, v in body.items()}
+    bad = sorted(k for k, v in data.items() if v is not None and not isinstance(v, (str, bool)))
+    if bad:
+        return error_response(422, _("请检查填写的内容。"), {k: [_("应为文本、数字或布尔值。")] for k in bad})
+    terms = engine.clean_fields(settle, data)
+    terms.pop("note", None)
+    proposal = operator_view.propose_settlement(appeal, g.user, **terms)
+    db.session.commit()
+    return jsonify(settlement_body(proposal)), 201
+
+
+@bp.route("/cases/<case_no>/terms-done", methods=["POST"])
+def case_terms_done(case_no: str):
+    """The operator reports the agreed terms carried out; a follow-up call confirms it."""
+    appeal = _visible_case(case_no)
+    body = _json_object()
+    note = body.get("note") if body is not None else None
+    if body is None or not (note is None or isinstance(note, str)) or len(note or "") > 2000:
+        return error_response(422, _("请检查填写的内容。"), {"note": [_("应为文本（最多2000字）。")]})
+    settlement = followups.agreed_settlement(appeal)
+    if appeal.status != "settled" or settlement is None:
+        return error_response(409, _("案件尚未和解，没有需要履行的条款。"))
+    operator_view.report_terms_done(appeal, settlement, g.user, (note or "").strip())
+    db.session.commit()
+    return jsonify(settlement_body(settlement))
+
+
 def _errors(*statuses: int) -> dict[str, Any]:
     """The documented error responses of an operation."""
     text = {
@@ -439,6 +499,58 @@ openapi.PATHS["/cases/{case_no}/actions/{action}"] = {
                 "description": "The new state and version",
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ActionResult"}}},
             },
+            **_errors(401, 403, 404, 409, 422),
+        },
+    }
+}
+
+_SETTLEMENT_INPUT = {
+    "type": "object",
+    "properties": {
+        "refund_amount": {"type": ["string", "number"], "description": "yuan, e.g. 50.00"},
+        "service_restored": {"type": "boolean"},
+        "apology": {"type": "boolean"},
+        "other_terms": {"type": "string"},
+        "perform_by": {"type": "string", "format": "date"},
+    },
+    "required": ["perform_by"],
+}
+openapi.SCHEMAS["Settlement"] = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "proposed_by": {"type": "string", "enum": ["staff", "operator"]},
+        "refund_amount": {"type": "string"},
+        "service_restored": {"type": "boolean"},
+        "apology": {"type": "boolean"},
+        "other_terms": {"type": "string"},
+        "perform_by": {"type": ["string", "null"], "format": "date"},
+        "agreed_at": {"type": ["string", "null"], "format": "date-time"},
+        "operator_reported_done_at": {"type": ["string", "null"], "format": "date-time"},
+    },
+}
+_CASE_NO = [{"name": "case_no", "in": "path", "required": True, "schema": {"type": "string"}}]
+_SETTLEMENT_OK = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Settlement"}}}}
+openapi.PATHS["/cases/{case_no}/settlement-proposal"] = {
+    "post": {
+        "summary": "The operator proposes settlement terms to the mediator (operator tokens only)",
+        "security": _BEARER,
+        "parameters": _CASE_NO,
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _SETTLEMENT_INPUT}}},
+        "responses": {"201": {"description": "The proposal", **_SETTLEMENT_OK}, **_errors(401, 403, 404, 409, 422)},
+    }
+}
+openapi.PATHS["/cases/{case_no}/terms-done"] = {
+    "post": {
+        "summary": "The operator reports the agreed terms carried out (operator tokens only)",
+        "security": _BEARER,
+        "parameters": _CASE_NO,
+        "requestBody": {
+            "required": False,
+            "content": {"application/json": {"schema": {"type": "object", "properties": {"note": {"type": "string"}}}}},
+        },
+        "responses": {
+            "200": {"description": "The agreed settlement", **_SETTLEMENT_OK},
             **_errors(401, 403, 404, 409, 422),
         },
     }
