@@ -299,6 +299,7 @@ def test_the_pages_are_in_english_when_chosen(client):
     assert "Write down" in html
     case = client.get("/track/case").get_data(as_text=True)
     assert "We have your appeal and are deciding whether to accept it." in case
+    assert "Acceptance decision</strong>: Due " in case  # English punctuation, not full-width
 
 
 def test_elder_mode_is_a_cookie_and_every_page_keeps_its_labels_and_input_hints(client):
