@@ -339,3 +339,16 @@ def test_eligibility_stops_on_the_form_store_nothing(client):
     assert resp.status_code == 422 and "五个月" in resp.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count(Appeal.id))) == 0
     assert db.session.scalar(sa.select(sa.func.count(EligibilityStop.id))) == 0
+
+
+def test_an_appeal_taken_by_phone_is_tracked_with_the_code_the_clerk_read_out(client):
+    from cases import access_codes
+
+    case_no, _ = receipt_codes(file_through_the_portal(client))
+    client.post("/track/exit")
+    appeal = db.session.scalar(sa.select(Appeal).where(Appeal.case_no == case_no))
+    code = access_codes.new_code()  # e.g. 7KQ2-MX9P4C, hashed by the staff intake's own scheme
+    appeal.access_code_hash = access_codes.hash_code(code)
+    db.session.commit()
+    assert open_case(client, case_no.lower(), code.lower()).status_code == 302
+    assert open_case(client, case_no, "WRONG-CODE1").status_code == 422
