@@ -168,11 +168,12 @@ def import_records_command(file: str, dry_run: bool, batch_size: int) -> None:
         )
     for number, error in report.errors[:1000]:
         click.echo(f"line {number}: {error}", err=True)
-    if len(report.errors) > 1000:
-        click.echo(f"... and {len(report.errors) - 1000} more errors", err=True)
+    total = len(report.errors) + report.more_errors
+    if total > 1000:
+        click.echo(f"... and {total - 1000} more bad lines", err=True)
     click.echo(json.dumps({k: v for k, v in report.as_dict().items() if k != "errors"}, ensure_ascii=False))
-    if report.errors:
-        click.echo(f"{len(report.errors)} bad lines: nothing was imported", err=True)
+    if not report.ok:
+        click.echo(f"{total} bad lines: nothing was imported", err=True)
         sys.exit(1)
     if dry_run:
         click.echo("dry run: nothing was changed")

@@ -35,6 +35,7 @@ from cases.models import Appeal, Baseline, CaseNumberSequence, Contact, Material
 KINDS = ("operator", "subscribers", "contact", "appeal", "material", "baseline")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _CASE_NO = re.compile(r"^([A-Z]{1,6})(\d{4})-(\d{1,9})$")
+MAX_LISTED_ERRORS = 10_000  # a file of bad lines reports the first ones and counts the rest
 
 # (appeal, events, dry-run check) -> None; events are dicts with action, at (naive UTC) and the action's fields.
 Replay = Callable[[Appeal, list[dict[str, Any]]], None]
@@ -55,12 +56,20 @@ class ImportReport:
     added: Counter = field(default_factory=Counter)
     skipped: Counter = field(default_factory=Counter)
     errors: list[tuple[int, str]] = field(default_factory=list)
+    more_errors: int = 0
     committed: bool = False
     seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
-        return not self.errors
+        return not self.errors and not self.more_errors
+
+    def error(self, line: int, message: str) -> None:
+        """Note a bad line (the first MAX_LISTED_ERRORS are kept with their reason)."""
+        if len(self.errors) < MAX_LISTED_ERRORS:
+            self.errors.append((line, message))
+        else:
+            self.more_errors += 1
 
     @property
     def records_per_second(self) -> float:
@@ -74,6 +83,7 @@ class ImportReport:
             "added": dict(self.added),
             "skipped": dict(self.skipped),
             "errors": [{"line": n, "error": e} for n, e in self.errors],
+            "more_errors": self.more_errors,
             "committed": self.committed,
             "seconds": round(self.seconds, 3),
             "records_per_second": round(self.records_per_second, 1),
@@ -346,7 +356,7 @@ class _Importer:
         except SQLAlchemyError as exc:
             db.session.rollback()
             self.applying = False
-            self.report.errors.append((0, f"the database refused a batch: {exc.__class__.__name__}: {exc}"[:500]))
+            self.report.error(0, f"the database refused a batch: {exc.__class__.__name__}: {exc}"[:500])
 
     def _case_ids(self, case_nos: Iterable[str]) -> dict[str, int]:
         wanted = list(set(case_nos))
@@ -392,9 +402,7 @@ class _Importer:
                 continue
             case_no = r.pop("case_no")
             if case_no is not None and case_no not in case_ids:
-                self.report.errors.append(
-                    (number, f"case_no: no appeal {case_no} (in the database or earlier in the file)")
-                )
+                self.report.error(number, f"case_no: no appeal {case_no} (in the database or earlier in the file)")
                 continue
             r["appeal_id"] = case_ids.get(case_no) if case_no else None
             known.add(r["legacy_key"])
@@ -422,9 +430,7 @@ class _Importer:
         for number, r in self.materials:
             appeal_id = case_ids.get(r["case_no"])
             if appeal_id is None:
-                self.report.errors.append(
-                    (number, f"case_no: no appeal {r['case_no']} (in the database or earlier in the file)")
-                )
+                self.report.error(number, f"case_no: no appeal {r['case_no']} (in the database or earlier in the file)")
                 continue
             key = (appeal_id, r["sha256"], r["received_at"])
             if key in known:
@@ -473,12 +479,12 @@ def import_records(
         try:
             run.line(number, raw)
         except RecordError as exc:
-            report.errors.append((number, str(exc)))
+            report.error(number, str(exc))
     run.flush()
     if run.applying:
         run.finish_case_numbers()
     report.errors.sort(key=lambda e: e[0])
-    if report.errors or dry_run:
+    if not report.ok or dry_run:
         db.session.rollback()
     else:
         db.session.commit()

@@ -236,3 +236,15 @@ def test_the_jobs_page_shows_the_rq_queue_and_its_workers(redis_app, client, aut
     html = client.get("/staff/jobs").get_data(as_text=True)
     assert '<dd id="queue-length">1</dd>' in html and "flask worker" in html
     assert '<dd id="failed-count">0</dd>' in html
+
+
+def test_a_revision_figure_drills_down_to_the_events_of_its_period(client, auth):
+    """From a revision's figure to the cases behind it; the statistics page opens on this half-year by default."""
+    _some_cases()
+    jobs.rollup_period("2022H2")
+    auth.as_role("mediator")
+    page = client.get("/staff/bulletin/2022H2").get_data(as_text=True)
+    link = re.search(r'href="(/staff/statistics/figure/appeals_accepted_resale_other\?[^"]+)"', page).group(1)
+    drill = client.get(link.replace("&amp;", "&")).get_data(as_text=True)
+    assert "京东通信" in drill and "2022-07-01" in drill and "中国移动吉林" not in drill
+    assert client.get("/staff/statistics").status_code == 200
