@@ -308,3 +308,13 @@ def test_absurd_page_numbers_ids_and_dates_never_break_the_pages(client, auth):
     auth.as_role("operator")
     assert client.get("/operator/?page=99999999999999999999999").status_code == 200
     assert client.get("/operator/materials/99999999999999999999999").status_code == 404
+
+
+def test_the_operator_portal_speaks_english_when_asked(client, auth):
+    appeal = make_appeal(state="referred")
+    auth.as_role("operator")
+    client.set_cookie("lang", "en")
+    listing = client.get("/operator/").get_data(as_text=True)
+    assert "Operator liaison desk" in listing and "Reply due" in listing
+    page = client.get(f"/operator/cases/{appeal.case_no}").get_data(as_text=True)
+    assert "Show the full number" in page and "Submit the reply" in page and "Referred to operator" in page
