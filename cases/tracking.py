@@ -14,7 +14,6 @@ import secrets
 from typing import Any
 
 import sqlalchemy as sa
-from werkzeug.security import check_password_hash
 
 from cases import codes
 from cases.db import db
@@ -47,9 +46,6 @@ def hash_access_code(code: str, salt: bytes | None = None, iterations: int = ITE
 
 def verify_access_code(code: str, stored: str) -> bool:
     """True when `code` matches the stored hash; a constant-time comparison."""
-    if not stored.startswith(SCHEME + "$"):
-        # Codes given out by staff intake (cases.access_codes) use Werkzeug's password hash.
-        return bool(stored) and check_password_hash(stored, normalise_code(code))
     try:
         scheme, iterations, salt, digest = stored.split("$")
         salt_bytes = bytes.fromhex(salt)

@@ -342,13 +342,13 @@ def test_eligibility_stops_on_the_form_store_nothing(client):
 
 
 def test_an_appeal_taken_by_phone_is_tracked_with_the_code_the_clerk_read_out(client):
-    from cases import access_codes
+    from cases import intake
+    from tests.test_validation import valid_fields
 
-    case_no, _ = receipt_codes(file_through_the_portal(client))
-    client.post("/track/exit")
-    appeal = db.session.scalar(sa.select(Appeal).where(Appeal.case_no == case_no))
-    code = access_codes.new_code()  # e.g. 7KQ2-MX9P4C, hashed by the staff intake's own scheme
-    appeal.access_code_hash = access_codes.hash_code(code)
+    cleaned = intake.clean_appeal(valid_fields(event_date="2026-01-02", operator_complaint_date="2026-01-05"), today())
+    filed = intake.file_appeal(cleaned, prefix="JL", channel="phone")
+    engine.perform(filed.appeal, "submit", role="clerk")
     db.session.commit()
-    assert open_case(client, case_no.lower(), code.lower()).status_code == 302
-    assert open_case(client, case_no, "WRONG-CODE1").status_code == 422
+    spoken = f"{filed.access_code[:4].lower()}-{filed.access_code[4:].lower()}"  # as a consumer may type it
+    assert open_case(client, filed.appeal.case_no.lower(), spoken).status_code == 302
+    assert "已收到您的申诉" in client.get("/track/case").get_data(as_text=True)
