@@ -122,6 +122,8 @@ def test_a_clerk_reads_statistics_for_any_range_and_drills_down_to_masked_cases(
     bad = client.get("/staff/statistics?start=2022-12-31&end=2022-07-01")
     assert bad.status_code == 200 and "截止日期不能早于起始日期" in bad.get_data(as_text=True)
     assert client.get("/staff/statistics?start=nonsense&end=2022-07-01").status_code == 200
+    far = client.get("/staff/statistics?start=0001-01-01&end=0001-01-02")
+    assert far.status_code == 200 and "2000年至2100年" in far.get_data(as_text=True)
     assert client.get("/staff/statistics/figure/nonsense").status_code == 404
     export = client.get("/staff/statistics/export.json?start=2022-07-01&end=2022-12-31")
     assert json.loads(export.data)["figures"]["settled"] == 1
@@ -199,6 +201,7 @@ def test_the_api_serves_published_figures_to_anyone_and_revisions_to_staff(clien
     assert stats.status_code == 200 and stats.json["figures"]["appeals_received"] == 3
     bad = client.get("/api/v1/statistics?from=2022-13-01&to=2022-12-31", headers=clerk)
     assert bad.status_code == 422 and "from" in bad.json["errors"]
+    assert client.get("/api/v1/statistics?from=0001-01-01&to=0001-01-02", headers=clerk).status_code == 422
     assert client.get("/api/v1/statistics?from=2022-07-01&to=2022-12-31").status_code == 401
     assert len(client.get("/api/v1/bulletin/2022H2/revisions", headers=clerk).json) == 1
     doc = client.get("/api/v1/openapi.json").json

@@ -116,6 +116,9 @@ def statistics_range():
             dates[name] = dt.date.fromisoformat(raw)
         except ValueError:
             errors[name] = [_("日期格式应为 YYYY-MM-DD。")]
+            continue
+        if not dt.date(2000, 1, 1) <= dates[name] <= dt.date(2100, 12, 31):
+            errors[name] = [_("日期应在2000年至2100年之间。")]
     if not errors and dates["to"] < dates["from"]:
         errors["to"] = [_("截止日期不能早于起始日期。")]
     if not errors and (dates["to"] - dates["from"]).days > MAX_RANGE_DAYS:

@@ -26,6 +26,7 @@ from workflows.calendar import local_date, local_midnight_utc
 
 PAGE_SIZE = 100
 MAX_RANGE_DAYS = 366 * 5
+MIN_DATE, MAX_DATE = dt.date(2000, 1, 1), dt.date(2100, 12, 31)
 BASELINE_FIGURES = (
     "appeals_accepted",
     "appeals_accepted_basic",
@@ -54,7 +55,13 @@ class RangeForm(FlaskForm):
     start = DateField(_l("起始日期"), validators=[InputRequired(_l("请填写起始日期。"))])
     end = DateField(_l("截止日期"), validators=[InputRequired(_l("请填写截止日期。"))])
 
+    def validate_start(self, field) -> None:
+        if field.data and not MIN_DATE <= field.data <= MAX_DATE:
+            raise ValidationError(_("日期应在2000年至2100年之间。"))
+
     def validate_end(self, field) -> None:
+        if field.data and not MIN_DATE <= field.data <= MAX_DATE:
+            raise ValidationError(_("日期应在2000年至2100年之间。"))
         if self.start.data and field.data:
             if field.data < self.start.data:
                 raise ValidationError(_("截止日期不能早于起始日期。"))
