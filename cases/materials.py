@@ -214,6 +214,10 @@ def store_material(appeal: Appeal, file_storage: Any, *, source: str, uploaded_b
                 _("不支持这种文件类型。请上传 PDF、JPG、PNG 图片或 Word、Excel、PowerPoint、WPS/OpenOffice 文档。"),
                 415,
             )
+        if appeal.id is not None:
+            # Two uploads to one appeal at once must not both fit the quota: lock the appeal, then check again.
+            db.session.execute(sa.select(Appeal.id).where(Appeal.id == appeal.id).with_for_update())
+            check_appeal_quota(appeal, size)
         stored_name = uuid.uuid4().hex
         final = folder / stored_name
         os.replace(tmp, final)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import threading
 import zipfile
 
 import pytest
@@ -15,7 +16,8 @@ from app.extensions import db
 from app.public import casefile
 from cases import intake, materials
 from cases.materials import MaterialRejected, material_path, safe_name, store_material
-from cases.models import Material
+from cases.models import Appeal, Material
+from tests.conftest import on_postgres
 from tests.test_public_portal import today
 from tests.test_validation import valid_fields
 
@@ -233,3 +235,44 @@ def test_a_rolled_back_upload_leaves_nothing_and_a_committed_one_stays(appeal, u
 def test_the_upload_folder_is_outside_the_web_root(app):
     static = os.path.realpath(app.static_folder)
     assert not os.path.realpath(app.config["UPLOAD_FOLDER"]).startswith(static)
+
+
+@pytest.mark.skipif(not on_postgres, reason="row locks: PostgreSQL only (SQLite serialises whole transactions)")
+def test_two_uploads_at_once_cannot_both_squeeze_into_the_quota(app, appeal, monkeypatch):
+    monkeypatch.setitem(app.config, "MAX_APPEAL_BYTES", 2048)
+    appeal_id = appeal.id
+    first_stored, release, outcome = threading.Event(), threading.Event(), {}
+
+    def first_upload():
+        with app.app_context():
+            store_material(db.session.get(Appeal, appeal_id), upload(PDF + b"x" * 1400, "one.pdf"), source="consumer")
+            first_stored.set()
+            release.wait(10)
+            db.session.commit()
+            db.session.remove()
+
+    def second_upload():
+        with app.app_context():
+            try:
+                store_material(
+                    db.session.get(Appeal, appeal_id), upload(PDF + b"y" * 900, "two.pdf"), source="consumer"
+                )
+                db.session.commit()
+                outcome["second"] = "stored"
+            except MaterialRejected as exc:
+                outcome["second"] = exc.reason_code
+            finally:
+                db.session.remove()
+
+    a = threading.Thread(target=first_upload)
+    a.start()
+    assert first_stored.wait(10)
+    b = threading.Thread(target=second_upload)
+    b.start()
+    b.join(0.5)
+    assert b.is_alive()  # waiting for the first upload's lock on the appeal
+    release.set()
+    a.join(10)
+    b.join(10)
+    assert outcome == {"second": "appeal_quota"}
+    assert db.session.scalar(sa.select(sa.func.count(Material.id))) == 1
