@@ -103,5 +103,6 @@ def public_view(appeal: Appeal, lang: str = "zh") -> dict[str, Any]:
         "materials": [
             {"id": m.id, "name": m.original_name, "size": m.size, "type": m.mime_type, "received_at": m.received_at}
             for m in appeal.materials
+            if m.source != "operator"  # the operator's evidence is for the centre, not the appellant
         ],
     }

@@ -181,6 +181,14 @@ def test_tracking_shows_the_state_in_plain_words_the_public_timeline_deadlines_a
     assert "已收到您的申诉，正在审核是否受理。" in html
     assert "提交申诉" in html and "受理决定" in html and "进行中" in html
     assert "证据.pdf" in html
+    appeal = db.session.scalar(sa.select(Appeal).where(Appeal.case_no == case_no))
+    db.session.add(
+        Material(appeal=appeal, original_name="企业内部记录.pdf", size=10, sha256="0" * 64, source="operator")
+    )
+    db.session.add(Material(appeal=appeal, original_name="来信扫描.pdf", size=10, sha256="1" * 64, source="staff"))
+    db.session.commit()
+    html = client.get("/track/case").get_data(as_text=True)
+    assert "来信扫描.pdf" in html and "企业内部记录.pdf" not in html
     assert "退出查询" in html and "撤回申诉" in html
 
 
