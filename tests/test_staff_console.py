@@ -174,6 +174,8 @@ def test_search_by_case_number_exact_and_prefix(client, auth):
     assert _case_numbers(exact) == [a.case_no]
     prefix = client.get(f"/staff/search?q={a.case_no[:8]}&key=case_no").get_data(as_text=True)
     assert set(_case_numbers(prefix)) == {a.case_no, b.case_no}
+    typed_small = client.get(f"/staff/search?q={a.case_no[:10].lower()}").get_data(as_text=True)
+    assert set(_case_numbers(typed_small)) == {a.case_no, b.case_no}
 
 
 def test_search_by_phone_and_by_service_number(client, auth):

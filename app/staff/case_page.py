@@ -139,7 +139,6 @@ def render_case(
         event_names=event_names(),
         actor_kinds=actor_kinds(),
         field_labels=field_labels(),
-        states=lifecycle.STATES,
         deadline_rules=lifecycle.DEADLINES,
         previewable=PREVIEWABLE,
         message=message,

@@ -72,7 +72,6 @@ def queue(name: str):
         form=form,
         pagination=pagination,
         args=args,
-        states=lifecycle.STATES,
         **_case_rows(pagination),
     )
 
@@ -90,9 +89,7 @@ def search_cases():
             pagination = db.paginate(select, page=_page_number(), per_page=queues.PER_PAGE, error_out=False)
             rows = _case_rows(pagination)
     args = _kept_args(form)
-    return render_template(
-        "staff/search.html", form=form, pagination=pagination, args=args, states=lifecycle.STATES, **rows
-    )
+    return render_template("staff/search.html", form=form, pagination=pagination, args=args, **rows)
 
 
 @bp.route("/dashboard")
