@@ -52,6 +52,7 @@ class Table:
 
 
 def _value(v: Any) -> Any:
+    """A figure for a table cell (a dash when missing)."""
     return "—" if v is None else v
 
 

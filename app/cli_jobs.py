@@ -21,6 +21,7 @@ bulletin_cli = AppGroup("bulletin", help="The half-yearly bulletin: build, show 
 
 
 def _app() -> Flask:
+    """The app the command runs in."""
     return current_app._get_current_object()
 
 
@@ -67,6 +68,7 @@ def sweep_deadlines_command() -> None:
 
 
 def _period(code: str) -> bulletin.Period:
+    """A period argument, or a usage error."""
     try:
         return bulletin.Period.parse(code)
     except bulletin.PeriodError as exc:
@@ -74,6 +76,7 @@ def _period(code: str) -> bulletin.Period:
 
 
 def _revision_json(rev) -> str:
+    """A revision as indented JSON."""
     return json.dumps(
         {
             "period": rev.period,
@@ -121,6 +124,7 @@ def bulletin_build(period: str, wait: bool, timeout: int) -> None:
 
 
 def _show(code: str) -> None:
+    """Print the latest revision of a period."""
     rev = bulletin.latest_revision(code)
     if rev is None:
         raise click.ClickException(f"no revision of {code} yet: run `flask bulletin build {code}`")

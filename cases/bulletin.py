@@ -81,6 +81,7 @@ class Period:
 
     @property
     def first_day(self) -> dt.date:
+        """The first day of the period."""
         months = 6 if self.kind == "H" else 3
         return dt.date(self.year, (self.number - 1) * months + 1, 1)
 
@@ -93,6 +94,7 @@ class Period:
 
     @property
     def start_utc(self) -> dt.datetime:
+        """The start, as naive UTC."""
         return _local_midnight_utc(self.first_day)
 
     @property
@@ -283,6 +285,7 @@ def changed_tables(new: dict[str, Any], old: dict[str, Any] | None) -> list[str]
 
 @event.listens_for(BulletinRevision, "before_update")
 def _refuse_changing_published(mapper, connection, target: BulletinRevision) -> None:
+    """Refuse any change to a revision that was already published."""
     state = sa.inspect(target)
     published = state.attrs.published_at.history
     was_published = (published.deleted and published.deleted[0] is not None) or (
@@ -297,5 +300,6 @@ def _refuse_changing_published(mapper, connection, target: BulletinRevision) -> 
 
 @event.listens_for(BulletinRevision, "before_delete")
 def _refuse_deleting_published(mapper, connection, target: BulletinRevision) -> None:
+    """Refuse deleting a published revision."""
     if target.published_at is not None:
         raise PublishedRevisionChanged(f"revision {target.period}#{target.number} is published: delete refused")

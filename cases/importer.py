@@ -62,6 +62,7 @@ class ImportReport:
 
     @property
     def ok(self) -> bool:
+        """True when no line was bad."""
         return not self.errors and not self.more_errors
 
     def error(self, line: int, message: str) -> None:
@@ -73,6 +74,7 @@ class ImportReport:
 
     @property
     def records_per_second(self) -> float:
+        """Lines read per second."""
         return self.lines / self.seconds if self.seconds else 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -104,6 +106,7 @@ def parse_time(value: Any, name: str) -> dt.datetime:
 
 
 def _text(rec: dict, name: str, required: bool = True, max_len: int = 5000) -> str:
+    """A text field of a record, checked for type and length."""
     value = rec.get(name)
     if value is None or value == "":
         if required:
@@ -117,6 +120,7 @@ def _text(rec: dict, name: str, required: bool = True, max_len: int = 5000) -> s
 
 
 def _code(rec: dict, name: str, kind: str, default: str | None = None) -> str:
+    """A field that must be one of the shared codes of a kind."""
     value = rec.get(name, default)
     if value not in codes.ALL[kind]:
         raise RecordError(f"{name}: unknown {kind} code {value!r}")
@@ -124,12 +128,14 @@ def _code(rec: dict, name: str, kind: str, default: str | None = None) -> str:
 
 
 def _count(value: Any, name: str) -> int:
+    """A whole number >= 0."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise RecordError(f"{name}: expected a whole number >= 0")
     return value
 
 
 def _period(value: Any) -> str:
+    """A period code, normalised (2022h2 -> 2022H2)."""
     try:
         return Period.parse(str(value)).code
     except PeriodError as exc:
@@ -161,6 +167,7 @@ class _Importer:
     """One run over one file; see `import_records`."""
 
     def __init__(self, report: ImportReport, replay: Replay, check: Check, batch_size: int):
+        """Start a run: the known operators, empty buffers."""
         self.report = report
         self.replay = replay
         self.check = check
@@ -192,6 +199,7 @@ class _Importer:
         getattr(self, f"_{kind}")(number, rec)
 
     def _operator_id(self, code: Any, required: bool = True) -> int | None:
+        """The id of an operator code known to the database or declared earlier in the file."""
         if code in (None, "") and not required:
             return None
         found = self.operators.get(code) if isinstance(code, str) else None
@@ -200,6 +208,7 @@ class _Importer:
         return found[0]
 
     def _operator(self, number: int, rec: dict) -> None:
+        """An operator: added when its code is new."""
         code = _text(rec, "code", max_len=32)
         name = _text(rec, "name", max_len=200)
         kind = _code(rec, "operator_type", "operator_type")
@@ -216,6 +225,7 @@ class _Importer:
         self.report.added["operator"] += 1
 
     def _subscribers(self, number: int, rec: dict) -> None:
+        """An operator's subscriber count for a period: added or replaced."""
         op_id = self._operator_id(rec.get("operator"))
         period = _period(rec.get("period"))
         count = _count(rec.get("count"), "count")
@@ -234,6 +244,7 @@ class _Importer:
         self.report.added["subscribers"] += 1
 
     def _baseline(self, number: int, rec: dict) -> None:
+        """A period's published figures: added or replaced."""
         period = _period(rec.get("period"))
         figures = rec.get("figures")
         if not isinstance(figures, dict) or not figures:
@@ -254,6 +265,7 @@ class _Importer:
         self.report.added["baseline"] += 1
 
     def _contact(self, number: int, rec: dict) -> None:
+        """A consultation, visit or follow-up call, buffered for a bulk insert."""
         channel = _code(rec, "channel", "contact_channel")
         at = parse_time(rec.get("at"), "at")
         case_no = rec.get("case_no") or None
@@ -273,6 +285,7 @@ class _Importer:
             self.flush()
 
     def _material(self, number: int, rec: dict) -> None:
+        """A legacy material item, buffered for a bulk insert."""
         case_no = _text(rec, "case_no", max_len=20)
         sha = _text(rec, "sha256", max_len=64).lower()
         if not _SHA256.match(sha):
@@ -289,6 +302,7 @@ class _Importer:
             self.flush()
 
     def _appeal(self, number: int, rec: dict) -> None:
+        """An appeal with its events, checked against the lifecycle table and buffered for replay."""
         case_no = _text(rec, "case_no", max_len=20)
         if case_no in self.case_nos_in_file:
             raise RecordError(f"case_no: {case_no} already appears on line {self.case_nos_in_file[case_no]}")
@@ -359,6 +373,7 @@ class _Importer:
             self.report.error(0, f"the database refused a batch: {exc.__class__.__name__}: {exc}"[:500])
 
     def _case_ids(self, case_nos: Iterable[str]) -> dict[str, int]:
+        """Case number -> appeal id for the numbers present in the database (this transaction included)."""
         wanted = list(set(case_nos))
         found: dict[str, int] = {}
         for i in range(0, len(wanted), 1000):
@@ -369,6 +384,7 @@ class _Importer:
         return found
 
     def _flush_appeals(self) -> None:
+        """Replay the buffered appeals through the engine and flush them in one go."""
         if not self.appeals:
             return
         existing = self._case_ids(r["fields"]["case_no"] for _, r in self.appeals)
@@ -390,6 +406,7 @@ class _Importer:
         db.session.flush()
 
     def _flush_contacts(self) -> None:
+        """Insert the buffered contacts that are not there yet."""
         if not self.contacts:
             return
         keys = [r["legacy_key"] for _, r in self.contacts]
@@ -413,6 +430,7 @@ class _Importer:
         self.contacts.clear()
 
     def _flush_materials(self) -> None:
+        """Insert the buffered materials that are not there yet."""
         if not self.materials:
             return
         case_ids = self._case_ids(r["case_no"] for _, r in self.materials)

@@ -51,10 +51,12 @@ DRILLDOWN = {
 
 
 def _between(column, start: dt.datetime, end: dt.datetime):
+    """start <= column < end."""
     return sa.and_(column >= start, column < end)
 
 
 def _fmt(value: Decimal | None) -> str | None:
+    """A decimal as text with two decimals, or None."""
     return None if value is None else f"{value:.2f}"
 
 
@@ -104,6 +106,7 @@ def rejected_by_ground(start: dt.datetime, end: dt.datetime) -> dict[str, int]:
 
 
 def _days_expression():
+    """Days from receipt to closure, as SQL for the database in use."""
     if db.engine.dialect.name == "postgresql":
         return sa.extract("epoch", Appeal.closed_at - Appeal.received_at) / 86400.0
     return sa.func.julianday(Appeal.closed_at) - sa.func.julianday(Appeal.received_at)

@@ -45,6 +45,7 @@ def task(name: str) -> Callable[[Callable[[], Any]], Callable[[], Any]]:
     """Register a periodic task (no arguments) under `name`."""
 
     def register(fn: Callable[[], Any]) -> Callable[[], Any]:
+        """Add the function to the task table."""
         TASKS[name] = fn
         return fn
 
@@ -52,14 +53,17 @@ def task(name: str) -> Callable[[Callable[[], Any]], Callable[[], Any]]:
 
 
 def _local(at: dt.datetime) -> str:
+    """A stored UTC time as Asia/Shanghai text."""
     return at.replace(tzinfo=dt.UTC).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
 
 def _short_name() -> str:
+    """The centre's short name, for the SMS signature."""
     return current_app.config.get("CENTRE_SHORT_NAME", "省申诉受理中心")
 
 
 def _consumer_messages(event: CaseEvent, appeal: Appeal) -> list[Message]:
+    """The SMS and e-mail telling the appellant about a step, if the step is one they are told of."""
     template = CONSUMER_TEXT.get(event.action)
     if template is None:
         return []
@@ -75,6 +79,7 @@ def _consumer_messages(event: CaseEvent, appeal: Appeal) -> list[Message]:
 
 
 def _liaisons(operator_id: int) -> list[User]:
+    """The active liaison users of an operator who have an e-mail address."""
     return list(
         db.session.scalars(
             sa.select(User)

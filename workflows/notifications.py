@@ -99,6 +99,7 @@ def send_sms(config: dict[str, Any], phone: str, body: str, message_id: str = ""
 
 
 def _row_for(message: Message) -> Notification:
+    """The message's log row, created (and committed) the first time."""
     row = db.session.scalar(sa.select(Notification).where(Notification.event_key == message.event_key))
     if row is not None:
         return row

@@ -33,6 +33,7 @@ def job(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a function as a background job under `name`; it takes ids and plain values only."""
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Add the function to the job table."""
         JOBS[name] = fn
         return fn
 
@@ -54,6 +55,7 @@ def record(name: str, args: dict[str, Any], dedupe_key: str | None = None) -> Ou
 
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
+    """Hand over the jobs recorded in the transaction just committed."""
     ids = session.info.pop(_PENDING, [])
     if ids and has_app_context():
         hand_over(current_app._get_current_object(), ids)
@@ -61,6 +63,7 @@ def _after_commit(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _after_rollback(session: Session) -> None:
+    """Forget the jobs of a transaction rolled back."""
     session.info.pop(_PENDING, None)
 
 
@@ -101,6 +104,7 @@ def hand_over_now(app: Flask, ids: list[int]) -> int:
 
 def _mark_enqueued(app: Flask, ids: list[int]) -> None:
     # On its own connection: this runs after the session's commit, outside its transaction.
+    """Mark jobs handed to rq as enqueued."""
     try:
         with app.app_context(), db.engine.begin() as conn:
             conn.execute(

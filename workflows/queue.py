@@ -33,6 +33,7 @@ def get_queue(app: Flask) -> Queue:
 
 
 def _retry(app: Flask) -> Retry:
+    """rq's retry policy from the app's RQ_RETRY_INTERVALS."""
     intervals = list(app.config.get("RQ_RETRY_INTERVALS") or RETRY_INTERVALS)
     return Retry(max=len(intervals), interval=intervals)
 

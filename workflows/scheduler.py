@@ -37,6 +37,7 @@ class Every:
 
     @property
     def ttl(self) -> int:
+        """How long a slot's key is kept in Redis."""
         return 2 * self.seconds if self.daily_at is None else 2 * 24 * 3600
 
 

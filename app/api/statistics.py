@@ -21,6 +21,7 @@ MAX_RANGE_DAYS = 366 * 5
 
 
 def _iso(value: dt.datetime | None) -> str | None:
+    """A stored UTC time as ISO 8601 with Z."""
     return value.isoformat() + "Z" if value else None
 
 
@@ -37,6 +38,7 @@ def revision_json(rev: BulletinRevision) -> dict[str, Any]:
 
 
 def _period(code: str) -> Period | None:
+    """The period of the URL, or None."""
     try:
         return Period.parse(code)
     except PeriodError:

@@ -15,10 +15,12 @@ from cases.bulletin import Period, PeriodError
 
 
 def _label(p: Period) -> str:
+    """The period's name in the page's language."""
     return p.label_en() if is_english() else p.label_zh()
 
 
 def _period_or_404(code: str) -> Period:
+    """The period of the URL, or 404."""
     try:
         return Period.parse(code)
     except PeriodError:

@@ -40,6 +40,7 @@ BASELINE_FIGURES = (
 
 
 def _valid_period(form, field) -> None:
+    """Form validator: a period code, normalised."""
     try:
         field.data = Period.parse(field.data or "").code
     except PeriodError:
@@ -56,10 +57,12 @@ class RangeForm(FlaskForm):
     end = DateField(_l("截止日期"), validators=[InputRequired(_l("请填写截止日期。"))])
 
     def validate_start(self, field) -> None:
+        """The first date lies within 2000-2100."""
         if field.data and not MIN_DATE <= field.data <= MAX_DATE:
             raise ValidationError(_("日期应在2000年至2100年之间。"))
 
     def validate_end(self, field) -> None:
+        """The last date lies within 2000-2100, not before the first, at most five years on."""
         if field.data and not MIN_DATE <= field.data <= MAX_DATE:
             raise ValidationError(_("日期应在2000年至2100年之间。"))
         if self.start.data and field.data:
@@ -106,6 +109,7 @@ class SubscriberForm(FlaskForm):
 
 
 def _label(p: Period) -> str:
+    """The period's name in the page's language."""
     return p.label_en() if is_english() else p.label_zh()
 
 
@@ -190,6 +194,7 @@ def statistics_drilldown(figure: str):
 
 
 def _periods() -> list[dict[str, Any]]:
+    """Every period with revisions, newest first, with its latest revision and last publication."""
     rows = db.session.execute(
         sa.select(
             bulletin.BulletinRevision.period,
@@ -322,6 +327,7 @@ def subscribers():
 
 
 def _queue_overview() -> tuple[dict[str, Any] | None, str]:
+    """The rq overview, or why it is not available."""
     if not current_app.config.get("REDIS_URL"):
         return None, _("未配置 Redis：任务在提交后直接执行。")
     try:
