@@ -269,7 +269,11 @@ def app_with_redis_down(app):
         }
     )
     yield other
+    # the limiter is one object for every app: undo the outage it noticed, and forget the fallback's counts
     limiter._storage, limiter._limiter = saved
+    limiter._storage_dead = False
+    if limiter._fallback_limiter is not None:
+        limiter._fallback_limiter.storage.reset()
     limiter.reset()
 
 

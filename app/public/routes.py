@@ -135,8 +135,8 @@ def new_appeal():
 def receipt():
     """The case number and access code, shown this once."""
     data = session.pop(RECEIPT_KEY, None)
-    if not isinstance(data, dict):
-        return redirect(url_for("public.track"))
+    if not isinstance(data, dict):  # already shown: the case page (without the code), or the lookup form
+        return redirect(url_for("public.case_status" if session.get(TRACKED_KEY) else "public.track"))
     due = datetime.fromisoformat(data["decision_due"]) if data.get("decision_due") else None
     return _no_store(make_response(render_template("public/receipt.html", receipt=data, decision_due=due)))
 
