@@ -14,6 +14,7 @@ WINDOW = dt.timedelta(days=365)
 
 
 def _related(other: type[Appeal], appeal_id, service_number, operator_id) -> sa.ColumnElement[bool]:
+    """Same service number and operator, another appeal, received in the last 12 months."""
     return sa.and_(
         other.id != appeal_id,
         other.service_number == service_number,

@@ -41,6 +41,7 @@ class QueueFilters:
 
 
 def _local_midnight_utc(day: dt.date) -> dt.datetime:
+    """00:00 Asia/Shanghai of a day, as naive UTC."""
     return dt.datetime.combine(day, dt.time(0, 0), tzinfo=SHANGHAI).astimezone(dt.UTC).replace(tzinfo=None)
 
 

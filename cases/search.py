@@ -22,6 +22,7 @@ def escape_like(text: str) -> str:
 
 
 def _contains(column: sa.ColumnElement, word: str) -> sa.ColumnElement[bool]:
+    """A case-insensitive 'contains' on a column, with the word's wildcards escaped."""
     return column.ilike(f"%{escape_like(word)}%", escape="\\")
 
 

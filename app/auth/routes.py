@@ -23,6 +23,7 @@ LOGIN_PER_USERNAME = "10 per 15 minutes"
 
 
 def _login_username_key() -> str:
+    """The rate-limit key of a sign-in attempt: the username typed, whatever the address."""
     return "login-user:" + (request.form.get("username") or "").strip().lower()[:64]
 
 
@@ -52,6 +53,7 @@ def home_for(role: str) -> str:
 
 
 def _safe_next(target: str | None) -> str | None:
+    """A local path to go to after signing in, or None for anything pointing elsewhere."""
     if not target:
         return None
     parts = urlsplit(target)

@@ -16,14 +16,17 @@ from cases.models import ApiToken, Operator, User
 
 
 def _operators() -> list[Operator]:
+    """The active operators, for a liaison account."""
     return list(db.session.scalars(sa.select(Operator).where(Operator.active).order_by(Operator.id)))
 
 
 def _users() -> list[User]:
+    """Every account, by role and username."""
     return list(db.session.scalars(sa.select(User).order_by(User.role, User.username)))
 
 
 def _render_users(form: UserCreateForm | None = None, status: int = 200, temporary: tuple[User, str] | None = None):
+    """The accounts page, with a failed form or a temporary password to show once."""
     if form is None:
         form = UserCreateForm(formdata=None)
         form.fill_choices(_operators())
@@ -69,6 +72,7 @@ def admin_user_new():
 
 
 def _user_or_404(user_id: int) -> User:
+    """The account with this id, or 404."""
     user = db.session.get(User, user_id)
     if user is None:
         abort(404)
@@ -110,6 +114,7 @@ def admin_user_password(user_id: int):
 
 
 def _render_tokens(form: TokenCreateForm | None = None, status: int = 200, created: tuple[ApiToken, str] | None = None):
+    """The tokens page, with a failed form or a new token to show once."""
     if form is None:
         form = TokenCreateForm(formdata=None)
     form.user.choices = [("", _("请选择"))] + [

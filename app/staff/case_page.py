@@ -80,6 +80,7 @@ def load_appeal(case_no: str) -> Appeal:
 
 
 def _operators() -> list[Operator]:
+    """The active operators, for the re-referral choice."""
     return list(db.session.scalars(sa.select(Operator).where(Operator.active).order_by(Operator.id)))
 
 
@@ -195,6 +196,7 @@ def case_action(case_no: str, action: str):
 
 
 def _action_name(action: str) -> str:
+    """The name of a lifecycle action in the page's language."""
     from app.i18n import code_name
 
     return code_name(action, "action")
@@ -241,10 +243,12 @@ def case_reveal(case_no: str):
 
 
 def _version_matches(form: Any, appeal: Appeal) -> bool:
+    """True when the form was rendered at the case's current version."""
     return str(form.version.data or "") == str(appeal.version)
 
 
 def _commit_or_stale(case_no: str, done_message: str):
+    """Commit and go back to the case page, or show the page with 409 when someone saved first."""
     try:
         db.session.commit()
     except StaleDataError:
@@ -309,6 +313,7 @@ def case_mark_repeat(case_no: str):
 
 
 def _material(case_no: str, material_id: int) -> tuple[Appeal, Material]:
+    """The case and its stored material with a file on disk, or 404."""
     from cases.materials import material_path  # owned by the public portal's area
 
     if "\x00" in case_no or len(case_no) > 20:
@@ -323,6 +328,7 @@ def _material(case_no: str, material_id: int) -> tuple[Appeal, Material]:
 
 
 def _send(material: Material, *, inline: bool):
+    """The material's bytes with its stored type: an attachment, or inline inside a CSP sandbox."""
     from cases.materials import material_path
 
     resp = send_file(

@@ -60,6 +60,8 @@ class GetForm(CleanForm):
 
 
 class QueueFilterForm(GetForm):
+    """The filters and the sort order of a queue page."""
+
     state = SelectField(_l("状态"), validators=[Optional()])
     operator = SelectField(_l("被申诉企业"), validators=[Optional()])
     category = SelectField(_l("申诉类别"), validators=[Optional()])
@@ -87,6 +89,7 @@ class QueueFilterForm(GetForm):
         """The chosen filters (only the valid ones)."""
 
         def as_int(value: str | None) -> int | None:
+            """A whole number from a select, or None."""
             return int(value) if value and value.isdigit() else None
 
         return queues.QueueFilters(
@@ -101,6 +104,8 @@ class QueueFilterForm(GetForm):
 
 
 class SearchForm(GetForm):
+    """What to search for, and where."""
+
     q = StringField(_l("查找内容"), validators=[DataRequired(_l("请输入要查找的内容。")), Length(max=200)])
     key = SelectField(_l("查找方式"), validators=[Optional()])
 
@@ -117,6 +122,8 @@ class SearchForm(GetForm):
 
 
 class NoteForm(CleanForm):
+    """An internal note on the timeline."""
+
     text = TextAreaField(
         _l("内部备注"),
         validators=[DataRequired(_l("请填写备注内容。")), Length(max=5000, message=_l("内容过长（最多5000字）。"))],
@@ -127,19 +134,27 @@ PII_FIELDS = ("phone", "service_number", "id_number", "address", "email")
 
 
 class RevealForm(CleanForm):
+    """Which personal field to show in full (or all)."""
+
     field = HiddenField(validators=[DataRequired()])
 
 
 class AssignForm(CleanForm):
+    """The mediator a supervisor gives the case to."""
+
     version = HiddenField()
     mediator = SelectField(_l("调解员"), validators=[InputRequired(_l("请选择调解员。"))])
 
 
 class TakeForm(CleanForm):
+    """A mediator takes the case."""
+
     version = HiddenField()
 
 
 class RepeatForm(CleanForm):
+    """The earlier appeal this one repeats."""
+
     version = HiddenField()
     original = SelectField(_l("与之重复的案件"), validators=[InputRequired(_l("请选择与之重复的案件。"))])
 
@@ -163,6 +178,7 @@ class ActionFormBase(CleanForm):
 
 
 def _wtf_field(f: lifecycle.Field) -> Field:
+    """The WTForms field for one field of the lifecycle table."""
     label = f.zh
     validators = [InputRequired(_l("此项为必填项。"))] if f.required and f.kind != "bool" else [Optional()]
     if f.kind == "bool":
@@ -205,6 +221,8 @@ PASSWORD_MIN = 10
 
 
 class UserCreateForm(CleanForm):
+    """A new account."""
+
     username = StringField(
         _l("用户名"),
         validators=[
@@ -255,6 +273,8 @@ def role_names() -> dict[str, str]:
 
 
 class ActiveForm(CleanForm):
+    """Deactivate or reactivate an account."""
+
     active = HiddenField(validators=[AnyOf(("0", "1"))])
 
 
@@ -263,6 +283,8 @@ class ResetPasswordForm(CleanForm):
 
 
 class TokenCreateForm(CleanForm):
+    """A new API token: whose, and what for."""
+
     user = SelectField(_l("账户"), validators=[InputRequired(_l("请选择账户。"))])
     label = StringField(_l("用途说明"), validators=[DataRequired(_l("请填写用途说明。")), Length(max=100)])
 

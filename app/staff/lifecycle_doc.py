@@ -20,11 +20,13 @@ lifecycle_cli = AppGroup("lifecycle", help="The case lifecycle table.")
 
 
 def _field(f: lifecycle.Field) -> str:
+    """A field of a transition, as the document shows it."""
     need = "" if f.required else ", optional"
     return f"`{f.name}` ({f.kind}{need})"
 
 
 def _clocks(t: lifecycle.Transition) -> str:
+    """What a transition does to the deadlines, in words."""
     parts = []
     for verb, kinds in (("starts", t.starts), ("stops", t.stops), ("pauses", t.pauses), ("resumes", t.resumes)):
         if kinds:

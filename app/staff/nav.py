@@ -50,6 +50,7 @@ def nav_links() -> list[tuple[str, str, dict]]:
 
 @bp.app_context_processor
 def _nav_context() -> dict:
+    """The navigation helpers every template may use."""
     return {"has_endpoint": has_endpoint, "staff_nav_links": nav_links, "state_name": engine.state_name}
 
 

@@ -23,6 +23,7 @@ QUEUE_TITLES = {
 
 
 def _page_number() -> int:
+    """The requested page number (1 for anything that is not a small positive number)."""
     raw = request.args.get("page", "1")
     return max(int(raw), 1) if raw.isdigit() and len(raw) < 7 else 1
 
