@@ -72,6 +72,7 @@ def from_environment(instance_path: str) -> dict:
         "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",
         "REMEMBER_COOKIE_HTTPONLY": True,
         "PERMANENT_SESSION_LIFETIME": _int("SESSION_MINUTES", 480) * 60,
+        "IDLE_TIMEOUT_MINUTES": _int("IDLE_TIMEOUT_MINUTES", 30),  # a signed-in session unused this long ends
         "WTF_CSRF_TIME_LIMIT": None,
         "CENTRE_NAME": os.environ.get("CENTRE_NAME", "吉林省电信用户申诉受理中心"),
         "CENTRE_SHORT_NAME": os.environ.get("CENTRE_SHORT_NAME", "省申诉受理中心"),
