@@ -180,3 +180,6 @@ def test_an_imported_case_is_exactly_as_if_handled_live(app, tmp_path):
     imported = db.session.scalar(sa.select(Appeal).where(Appeal.case_no == "JL2022-000777"))
     assert _case_file(imported) == _case_file(live)
     assert {e.actor_kind for e in imported.events} == {"import"}
+    engine.perform(imported, "close", role="mediator", data={"note": "已履行"})  # handled on like any case
+    db.session.commit()
+    assert imported.status == "closed" and len(imported.events) == 8
