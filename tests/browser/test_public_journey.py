@@ -152,4 +152,6 @@ def test_a_failed_submission_moves_nothing_off_screen_and_names_each_error(phone
     page.wait_for_load_state()
     assert "案件编号或查询码不正确" in page.locator(".error-summary").inner_text()
     assert page.locator("#access_code").get_attribute("aria-invalid") == "true"
+    # the list of problems takes the focus, so a screen reader reads it first
+    assert page.evaluate("document.activeElement.classList.contains('error-summary')")
     assert_fits(page)
