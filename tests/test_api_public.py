@@ -182,6 +182,8 @@ def test_malformed_bodies_get_json_errors_not_crashes(client):
     for data, ctype in [("{not json", "application/json"), ("[1, 2]", "application/json"), ("a=b", "text/plain")]:
         resp = client.post("/api/v1/appeals", data=data, content_type=ctype)
         assert resp.status_code == 400 and resp.is_json
+    huge = client.post("/api/v1/appeals", data='{"facts": "' + "x" * 300_000 + '"}', content_type="application/json")
+    assert huge.status_code == 413 and huge.is_json
     receipt = file_appeal(client)
     bad = client.post(
         f"/api/v1/appeals/{receipt['case_no']}/withdraw",

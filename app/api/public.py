@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import jsonify, request, url_for
+from flask import abort, jsonify, request, url_for
 from flask_babel import gettext as _
 
 from app.api import bp, openapi
@@ -54,7 +54,12 @@ def _lang() -> str:
     return "en" if is_english() else "zh"
 
 
+JSON_MAX_BYTES = 256 * 1024  # an appeal's text is at most a few tens of KB, even \u-escaped
+
+
 def _json_body() -> dict[str, Any] | None:
+    if (request.content_length or 0) > JSON_MAX_BYTES:
+        abort(413)
     body = request.get_json(silent=True)
     return body if isinstance(body, dict) else None
 
@@ -258,7 +263,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
         400: "Malformed JSON",
         404: "Unknown case number or wrong access code (the same answer)",
         409: "The case is closed or the action is not open in its state",
-        413: "File too large, or the appeal's total would pass its limit",
+        413: "Too large: a file, the appeal's total of files, or a JSON body over 256 KB",
         415: "File type not allowed (checked by content)",
         422: "Validation failed; `errors` names each field",
         429: "Too many requests",
@@ -476,7 +481,7 @@ openapi.PATHS.update(
                         "description": "Filed; the access code is shown only here",
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AppealReceipt"}}},
                     },
-                    **_errors(400, 422, 429),
+                    **_errors(400, 413, 422, 429),
                 },
             }
         },
@@ -545,7 +550,7 @@ openapi.PATHS.update(
                         "description": "Withdrawn; the case as its appellant sees it",
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PublicCase"}}},
                     },
-                    **_errors(400, 404, 409, 422, 429),
+                    **_errors(400, 404, 409, 413, 422, 429),
                 },
             }
         },
