@@ -55,6 +55,11 @@ def open_due() -> sa.Subquery:
     )
 
 
+def queue_states(name: str) -> tuple[str, ...]:
+    """The states a queue can hold (the choices of its state filter)."""
+    return {"new": NEW_STATES, "waiting": ("referred",), "closed": CLOSED_STATES}.get(name, OPEN_STATES)
+
+
 def default_sort(name: str) -> str:
     """Open queues put the nearest deadline first; the closed queue the latest case."""
     return "-received" if name == "closed" else "deadline"

@@ -273,3 +273,13 @@ def test_a_search_in_everything_looks_where_the_input_belongs(text, key):
     from cases import search
 
     assert search.guess_key(text) == key
+
+
+def test_a_queue_offers_only_its_own_states_in_the_state_filter(client, auth):
+    auth.as_role("clerk")
+    new = client.get("/staff/queues/new").get_data(as_text=True)
+    state_select = new.split('id="state"')[1].split("</select>")[0]
+    assert 'value="awaiting_materials"' in state_select and 'value="closed"' not in state_select
+    closed = client.get("/staff/queues/closed").get_data(as_text=True)
+    state_select = closed.split('id="state"')[1].split("</select>")[0]
+    assert 'value="rejected"' in state_select and 'value="received"' not in state_select

@@ -71,9 +71,9 @@ class QueueFilterForm(GetForm):
     overdue = SelectField(_l("是否超期"), validators=[Optional()])
     sort = SelectField(_l("排序"), validators=[Optional()])
 
-    def fill_choices(self, operators: list[Operator], staff: list[tuple[int, str]]) -> None:
-        """Set the select options (they depend on the language and the data)."""
-        self.state.choices = state_choices(str(_l("全部")))
+    def fill_choices(self, operators: list[Operator], staff: list[tuple[int, str]], states: tuple[str, ...]) -> None:
+        """Set the select options (they depend on the language, the data and the queue's states)."""
+        self.state.choices = [c for c in state_choices(str(_l("全部"))) if not c[0] or c[0] in states]
         self.operator.choices = [("", str(_l("全部")))] + [(str(o.id), o.display_name) for o in operators]
         self.category.choices = code_choices("category", str(_l("全部")))
         self.assignee.choices = [("", str(_l("全部")))] + [(str(i), name) for i, name in staff]

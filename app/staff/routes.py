@@ -59,7 +59,7 @@ def queue(name: str):
             sa.select(User).where(User.role.in_(("clerk", "mediator", "supervisor"))).order_by(User.full_name)
         )
     ]
-    form.fill_choices(operators, staff)
+    form.fill_choices(operators, staff, queues.queue_states(name))
     form.validate()
     sort = form.sort.data if form.sort.data in queues.SORTS else queues.default_sort(name)
     form.sort.data = sort
