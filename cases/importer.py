@@ -25,7 +25,6 @@ from typing import IO, Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.exc import SQLAlchemyError
 
 from cases import codes
 from cases.bulletin import Period, PeriodError
@@ -128,6 +127,8 @@ def _text(rec: dict, name: str, required: bool = True, max_len: int = 5000) -> s
         raise RecordError(f"{name}: expected text")
     if len(value) > max_len:
         raise RecordError(f"{name}: longer than {max_len} characters")
+    if "\x00" in value:
+        raise RecordError(f"{name}: contains a NUL character")
     return value
 
 
@@ -141,7 +142,7 @@ def _code(rec: dict, name: str, kind: str, default: str | None = None) -> str:
 
 def _count(value: Any, name: str) -> int:
     """A whole number >= 0."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
         raise RecordError(f"{name}: expected a whole number >= 0")
     return value
 
@@ -294,7 +295,8 @@ class _Importer:
         if code in self.operators:
             self.report.skipped["operator"] += 1
             return
-        op = Operator(code=code, name=name, short_name=rec.get("short_name") or "", operator_type=kind)
+        short = _text(rec, "short_name", required=False, max_len=100)
+        op = Operator(code=code, name=name, short_name=short, operator_type=kind)
         if self.applying:
             db.session.add(op)
             db.session.flush()
@@ -329,8 +331,8 @@ class _Importer:
         if not isinstance(figures, dict) or not figures:
             raise RecordError("figures: expected an object of figures")
         for name, value in figures.items():
-            if not isinstance(value, (int, float, str)) or isinstance(value, bool):
-                raise RecordError(f"figures.{name}: expected a number")
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < 2**53:
+                raise RecordError(f"figures.{name}: expected a number >= 0")
         if not self.applying:
             return
         row = db.session.scalar(sa.select(Baseline).where(Baseline.period == period))
@@ -446,7 +448,7 @@ class _Importer:
             self._flush_materials()
             db.session.flush()
             db.session.expunge_all()
-        except SQLAlchemyError as exc:
+        except Exception as exc:  # the database refused a row (or the driver a value): all or nothing
             db.session.rollback()
             self.applying = False
             self.report.error(0, f"the database refused a batch: {exc.__class__.__name__}: {exc}"[:500])

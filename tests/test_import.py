@@ -95,15 +95,27 @@ def test_bad_lines_are_reported_by_number_and_nothing_is_changed(app, tmp_path):
         json.dumps({"kind": "subscribers", "operator": "nobody", "period": "2022H2", "count": 5}),
         json.dumps({"kind": "baseline", "period": "2022H3", "figures": {"appeals_accepted": 1}}),
         json.dumps({"kind": "ufo"}),
+        json.dumps({"kind": "contact", "channel": "visit", "at": "2022-08-01T10:00:00+08:00", "notes": "a\x00b"}),
+        json.dumps(
+            {
+                "kind": "material",
+                "case_no": "JL2022-000001",
+                "received_at": iso(received),
+                "filename": "a",
+                "size": 10**30,
+                "sha256": "0" * 64,
+            }
+        ),
     ]
     path = tmp_path / "bad.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     report = import_file(path)
-    assert [n for n, _ in report.errors] == [2, 3, 4, 5, 6, 7, 8, 9]
+    assert [n for n, _ in report.errors] == [2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
     reasons = dict(report.errors)
     assert "JSON" in reasons[2] and "contact_channel" in reasons[3] and "offset" in reasons[4]
     assert "settle not allowed from state received" in reasons[5]
     assert "JL2022-999999" in reasons[6] and "operator" in reasons[7] and "period" in reasons[8]
+    assert "NUL" in reasons[10] and "size" in reasons[11]
     assert not report.committed and _count(Contact) == 0 and _count(Appeal) == 0
 
 
