@@ -284,15 +284,20 @@ def test_two_concurrent_sessions_on_postgresql_the_loser_gets_stale_data_and_not
 def test_a_real_stale_data_error_inside_a_request_becomes_a_409_page(app):
     """The loser's UPDATE matches no row (another connection bumped the version); app/errors.py answers 409."""
     from app import create_app, permissions
+    from app.extensions import limiter
 
+    saved_limits = (limiter._storage, limiter._limiter)  # a second app rebinds the shared limiter
     other = create_app(
         {
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
             "WTF_CSRF_ENABLED": False,
+            "REDIS_URL": None,
+            "RATELIMIT_STORAGE_URI": "memory://",
             "SECRET_KEY": "test-secret",
         }
     )
+    limiter._storage, limiter._limiter = saved_limits
     a = make_appeal()
 
     @other.route("/staff/_lost_update/<case_no>")
