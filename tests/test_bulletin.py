@@ -114,20 +114,20 @@ def test_a_clerk_reads_statistics_for_any_range_and_drills_down_to_masked_cases(
     """Any date range; a figure links to its cases with phones masked; a wrong range is explained, not a 500."""
     _some_cases()
     auth.as_role("clerk")
-    html = client.get("/staff/statistics?start=2022-07-01&end=2022-12-31").get_data(as_text=True)
+    html = client.get("/staff/statistics?from=2022-07-01&to=2022-12-31").get_data(as_text=True)
     assert "受理用户申诉（件）" in html and "查看明细" in html
     _assert_csp_clean(html)
-    drill = client.get("/staff/statistics/figure/settled?start=2022-07-01&end=2022-12-31").get_data(as_text=True)
+    drill = client.get("/staff/statistics/figure/settled?from=2022-07-01&to=2022-12-31").get_data(as_text=True)
     assert "139****5678" in drill and "13912345678" not in drill
-    bad = client.get("/staff/statistics?start=2022-12-31&end=2022-07-01")
+    bad = client.get("/staff/statistics?from=2022-12-31&to=2022-07-01")
     assert bad.status_code == 200 and "截止日期不能早于起始日期" in bad.get_data(as_text=True)
-    assert client.get("/staff/statistics?start=nonsense&end=2022-07-01").status_code == 200
-    far = client.get("/staff/statistics?start=0001-01-01&end=0001-01-02")
+    assert client.get("/staff/statistics?from=nonsense&to=2022-07-01").status_code == 200
+    far = client.get("/staff/statistics?from=0001-01-01&to=0001-01-02")
     assert far.status_code == 200 and "2000年至2100年" in far.get_data(as_text=True)
     assert client.get("/staff/statistics/figure/nonsense").status_code == 404
-    export = client.get("/staff/statistics/export.json?start=2022-07-01&end=2022-12-31")
+    export = client.get("/staff/statistics/export.json?from=2022-07-01&to=2022-12-31")
     assert json.loads(export.data)["figures"]["settled"] == 1
-    assert client.get("/staff/statistics/export.xlsx?start=2022-07-01&end=2022-12-31").status_code == 200
+    assert client.get("/staff/statistics/export.xlsx?from=2022-07-01&to=2022-12-31").status_code == 200
     assert client.get("/staff/bulletin/2022H2").status_code == 200
     assert client.post("/staff/bulletin/build", data={"period": "2022H2"}).status_code == 403
     assert client.get("/staff/jobs").status_code == 403

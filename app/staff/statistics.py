@@ -53,8 +53,8 @@ class RangeForm(FlaskForm):
     class Meta:
         csrf = False
 
-    start = DateField(_l("起始日期"), validators=[InputRequired(_l("请填写起始日期。"))])
-    end = DateField(_l("截止日期"), validators=[InputRequired(_l("请填写截止日期。"))])
+    start = DateField(_l("起始日期"), validators=[InputRequired(_l("请填写起始日期。"))], name="from")
+    end = DateField(_l("截止日期"), validators=[InputRequired(_l("请填写截止日期。"))], name="to")
 
     def validate_start(self, field) -> None:
         """The first date lies within 2000-2100."""
@@ -115,8 +115,9 @@ def _label(p: Period) -> str:
 
 def _range() -> tuple[RangeForm, dt.datetime | None, dt.datetime | None]:
     """The range form from the query string (default: this half-year so far) and its UTC bounds."""
-    form = RangeForm(formdata=request.args if request.args.get("start") or request.args.get("end") else None)
-    if not request.args.get("start") and not request.args.get("end"):
+    asked = request.args.get("from") or request.args.get("to")
+    form = RangeForm(formdata=request.args if asked else None)
+    if not asked:
         period = request.args.get("period")
         try:
             p = Period.parse(period) if period else Period.containing(utcnow())
@@ -141,7 +142,7 @@ def statistics_page():
         figures=figures,
         tables=export.tables(figures) if figures else [],
         charts=export.chart_rows(figures) if figures else {},
-        range_args={"start": form.start.data.isoformat(), "end": form.end.data.isoformat()} if figures else {},
+        range_args={"from": form.start.data.isoformat(), "to": form.end.data.isoformat()} if figures else {},
         labels=export.FIGURE_LABELS,
         drill=statistics.DRILLDOWN,
     )
@@ -186,7 +187,7 @@ def statistics_drilldown(figure: str):
         has_next=len(rows) > PAGE_SIZE,
         page=page,
         form=form,
-        range_args={"start": form.start.data.isoformat(), "end": form.end.data.isoformat()},
+        range_args={"from": form.start.data.isoformat(), "to": form.end.data.isoformat()},
     )
 
 
