@@ -1,8 +1,9 @@
 """Schema changes of the area: jobs, notifications, statistics, bulletin, import.
 
 The tables themselves (outbox_job, notification, bulletin_revision, baseline,
-subscriber_count) come with 0001. The statistics add one index: appeals by
-closing time, for the median days from receipt to closure.
+subscriber_count) come with 0001. The statistics add two indexes: appeals by
+closing time (for the median days from receipt to closure) and clocks by kind
+and stopping time (for the timeliness shares).
 
 Revision ID: 0005
 Revises: 0004
@@ -18,10 +19,12 @@ depends_on = None
 
 
 def upgrade():
-    """Index appeals by closing time."""
-    op.create_index("ix_appeal_closed_at", "appeal", ["closed_at"])
+    """Index appeals by closing time and clocks by kind and stopping time."""
+    op.create_index("ix_appeal_closed_at", "appeal", ["closed_at", "received_at"])
+    op.create_index("ix_deadline_kind_stopped", "deadline", ["kind", "stopped_at", "met"])
 
 
 def downgrade():
-    """Drop the index."""
+    """Drop the indexes."""
+    op.drop_index("ix_deadline_kind_stopped", table_name="deadline")
     op.drop_index("ix_appeal_closed_at", table_name="appeal")
