@@ -185,7 +185,11 @@ def main() -> int:
         have = 0
         if args.reuse and sa.inspect(db.engine).has_table("appeal"):
             have = db.session.scalar(sa.text("SELECT count(*) FROM appeal WHERE case_no LIKE 'BX%'"))
-        if have != args.appeals:
+        if have == args.appeals:  # reused: add any index declared since it was filled
+            for table in db.metadata.sorted_tables:
+                for index in table.indexes:
+                    index.create(db.engine, checkfirst=True)
+        else:
             db.drop_all()
             db.create_all()
             reference.ensure_reference_data()
