@@ -12,6 +12,7 @@ from tests.conftest import PASSWORD, REDIS_URL, make_user, needs_redis
 
 
 def _session_cookie(client) -> str | None:
+    """The value of the client's session cookie."""
     cookie = client.get_cookie("session")
     return cookie.value if cookie else None
 

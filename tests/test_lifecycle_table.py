@@ -42,6 +42,7 @@ def form_data(t: lifecycle.Transition, version: int, data: dict[str, str] | None
 
 
 def snapshot(appeal: Appeal) -> tuple:
+    """State, version, outcome and number of events of the appeal, from the database."""
     db.session.expire_all()
     fresh = db.session.get(Appeal, appeal.id)
     events = db.session.scalar(sa.select(sa.func.count()).select_from(CaseEvent).where(CaseEvent.appeal_id == fresh.id))
@@ -49,6 +50,7 @@ def snapshot(appeal: Appeal) -> tuple:
 
 
 def ids(rows):
+    """Readable test ids for rows of the table: action and sources."""
     return [f"{t.action}:{'/'.join(sorted(t.sources))}" for _i, t in rows]
 
 
@@ -196,6 +198,7 @@ def test_a_bad_date_and_a_bad_amount_are_refused_with_messages_not_errors(client
 
 
 def _fresh_events(appeal: Appeal) -> list[CaseEvent]:
+    """The appeal's events as the database has them now."""
     db.session.expire_all()
     return db.session.get(Appeal, appeal.id).events
 
@@ -251,6 +254,7 @@ def test_two_concurrent_sessions_on_postgresql_the_loser_gets_stale_data_and_not
     results: dict[str, str] = {}
 
     def act(name: str, action: str, role: str, data: dict) -> None:
+        """One staff member's session: load the case, wait for the other, then act and commit."""
         with app.app_context():
             appeal = db.session.get(Appeal, appeal_id)
             _ = appeal.deadlines, appeal.events  # loaded before either writes
@@ -302,6 +306,7 @@ def test_a_real_stale_data_error_inside_a_request_becomes_a_409_page(app):
 
     @other.route("/staff/_lost_update/<case_no>")
     def lost_update(case_no: str):
+        """Load the case, let another connection save it, then save the stale copy."""
         appeal = db.session.scalar(sa.select(Appeal).where(Appeal.case_no == case_no))
         with db.engine.begin() as conn:  # someone else saves the case meanwhile
             conn.execute(sa.update(Appeal).where(Appeal.id == appeal.id).values(version=Appeal.version + 1))

@@ -23,6 +23,7 @@ NEW_USER = {
 
 
 def _user(username: str) -> User | None:
+    """The account with this username as the database has it now."""
     db.session.expire_all()
     return db.session.scalar(sa.select(User).where(User.username == username))
 

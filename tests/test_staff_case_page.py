@@ -26,6 +26,7 @@ FULL = {
 
 
 def _fresh(appeal: Appeal) -> Appeal:
+    """The appeal as the database has it now."""
     db.session.expire_all()
     return db.session.get(Appeal, appeal.id)
 
@@ -280,6 +281,7 @@ PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
 def _store(appeal: Appeal, name: str, content: bytes):
+    """Store a file as a consumer's material of the appeal (the public area's real storage)."""
     from cases.materials import store_material
 
     material = store_material(appeal, FileStorage(io.BytesIO(content), filename=name), source="consumer")

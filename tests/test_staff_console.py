@@ -45,6 +45,7 @@ def test_the_case_page_renders_for_every_staff_role_and_state(client, auth, role
 
 
 def _case_numbers(html: str) -> list[str]:
+    """The case numbers linked from a page, in order."""
     import re
 
     return re.findall(r'href="/staff/cases/(JL\d{4}-\d{6})"', html)
@@ -91,6 +92,7 @@ def test_queue_filters_by_state_operator_category_dates_assignee_and_overdue(cli
     unicom = db.session.scalar(sa.select(Appeal.operator_id).where(Appeal.id == b.id))
 
     def listed(query: str) -> set[str]:
+        """The case numbers the new-appeals queue lists for a query string."""
         resp = client.get(f"/staff/queues/new?{query}")
         assert resp.status_code == 200
         return set(_case_numbers(resp.get_data(as_text=True)))
@@ -143,9 +145,11 @@ def test_a_queue_page_costs_the_same_number_of_queries_for_3_or_30_cases(client,
     statements: list[str] = []
 
     def count(conn, cursor, statement, *args):
+        """Record each SQL statement sent."""
         statements.append(statement)
 
     def queries_for_page() -> int:
+        """How many statements one queue page sends."""
         statements.clear()
         sa.event.listen(db.engine, "before_cursor_execute", count)
         try:

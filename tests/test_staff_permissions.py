@@ -63,6 +63,7 @@ def test_every_route_of_the_area_exists_and_has_a_row(app):
 
 
 def _other_area(endpoint: str) -> bool:
+    """True when the endpoint belongs to the contacts or statistics modules of the staff blueprint."""
     from app.staff import contacts, statistics
 
     view = endpoint.split(".", 1)[1]
