@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 
 import sqlalchemy as sa
-from sqlalchemy.exc import OperationalError
 from flask import Flask, abort, g, jsonify, redirect, request, url_for
 from flask_login import current_user
+from sqlalchemy.exc import OperationalError
 
 from app import permissions
 from app.extensions import db, login_manager

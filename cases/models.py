@@ -162,7 +162,7 @@ class Appeal(db.Model):
     closed_at: Mapped[dt.datetime | None]
     rejection_ground: Mapped[str | None] = mapped_column(sa.String(16))
     assignee_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"), index=True)
-    repeat_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("appeal.id"))
+    repeat_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("appeal.id"), index=True)
     overdue: Mapped[bool] = mapped_column(default=False, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
