@@ -148,8 +148,8 @@ def test_a_failed_submission_moves_nothing_off_screen_and_names_each_error(phone
     page.keyboard.type("JL2026-000999")
     tab_to_id(page, "access_code")
     page.keyboard.type("ABCDEFGHJK")
-    page.keyboard.press("Enter")
-    page.wait_for_load_state()
+    with page.expect_navigation(wait_until="load"):  # the focus moves on DOMContentLoaded: wait for the new page
+        page.keyboard.press("Enter")
     assert "案件编号或查询码不正确" in page.locator(".error-summary").inner_text()
     assert page.locator("#access_code").get_attribute("aria-invalid") == "true"
     # the list of problems takes the focus, so a screen reader reads it first
