@@ -72,7 +72,8 @@ def send_email(config: dict[str, Any], to: str, subject: str, body: str) -> None
                 s.login(config["SMTP_USER"], config.get("SMTP_PASSWORD") or "")
             s.send_message(msg)
     except (OSError, smtplib.SMTPException) as exc:
-        raise DeliveryError(f"SMTP: {exc.__class__.__name__}: {exc}") from exc
+        # a refusal names the address: keep it out of the error, and so out of the logs and the job's traceback
+        raise DeliveryError(f"SMTP: {exc.__class__.__name__}: {exc}".replace(to, "<recipient>")) from None
 
 
 def send_sms(config: dict[str, Any], phone: str, body: str, message_id: str = "") -> None:
