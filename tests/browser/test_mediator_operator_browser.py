@@ -8,7 +8,7 @@ import datetime as dt
 
 import pytest
 
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import axe_violations, screenshot
 from tests.conftest import PASSWORD
 
 
@@ -154,6 +154,9 @@ def test_an_appeal_goes_from_filing_through_referral_reply_settlement_and_follow
             liaison.get_by_role("button", name="提交答复").click()
         assert "企业已答复" in liaison.locator("h1").inner_text()
         screenshot(liaison, "operator-case-replied")
+        for url in ("/operator/", f"/operator/cases/{case_no}"):
+            violations = axe_violations(browser, base + url, cookies=liaison.context.cookies())
+            assert violations == [], (url, [(v["id"], v["help"], v["nodes"][:2]) for v in violations])
 
         # the other company's liaison does not see this case
         context, other = signed_in(browser, base, "b_operator_unicom")

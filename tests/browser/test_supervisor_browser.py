@@ -90,6 +90,10 @@ def test_a_supervisor_reopens_a_closed_case_and_publishes_the_bulletin_the_publi
             screenshot(reader, "public-bulletin-period")
         finally:
             public.close()
+        staff_pages = [f"/staff/bulletin/{period}", "/staff/statistics/baselines", "/staff/statistics/subscribers"]
+        for url in staff_pages:
+            violations = axe_violations(browser, base + url, cookies=context.cookies())
+            assert violations == [], (url, [(v["id"], v["help"], v["nodes"][:2]) for v in violations])
         for url in ("/bulletin", f"/bulletin/{period}"):
             violations = axe_violations(browser, base + url)
             assert violations == [], (url, [(v["id"], v["help"], v["nodes"][:2]) for v in violations])
