@@ -206,6 +206,17 @@ def test_an_appeal_goes_from_filing_through_referral_reply_settlement_and_follow
             assert detail in timeline, detail
         assert mediator.locator("#timeline + ol > li").count() >= len(steps)
         screenshot(mediator, "mediator-case-closed-timeline")
+        year = local_today().year
+        follow_up_pages = [
+            f"/staff/cases/{case_no}/calls",
+            "/staff/calls/due",
+            "/staff/settlements/unperformed",
+            "/staff/contacts",
+            f"/staff/statistics?from={year}-01-01&to={year}-12-31",
+        ]
+        for url in follow_up_pages:
+            violations = axe_violations(browser, base + url, cookies=mediator.context.cookies())
+            assert violations == [], (url, [(v["id"], v["help"], v["nodes"][:2]) for v in violations])
     finally:
         for context in contexts:
             context.close()
