@@ -11,7 +11,9 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
 from app.extensions import db
+from cases import accounts
 from cases.models import Appeal, OutboxJob
+from tests.conftest import make_user
 
 PHONE = "13987650123"
 ID_NUMBER = "220102198805056788"
@@ -74,7 +76,7 @@ def appeal_body(**overrides) -> dict:
     return body
 
 
-def test_a_whole_journey_with_failures_logs_no_phone_id_number_email_or_access_code(
+def test_a_whole_journey_with_failures_logs_no_phone_id_number_email_or_access_code(  # noqa: PLR0915
     app, client, auth, caplog, refusing_smtp
 ):
     caplog.set_level(logging.DEBUG)  # the root logger: every record of every library and of the app
@@ -94,7 +96,7 @@ def test_a_whole_journey_with_failures_logs_no_phone_id_number_email_or_access_c
     assert client.post("/auth/login", data={"username": PHONE, "password": code}).status_code == 200
 
     # the clerk looks the case up by phone, shows the personal data in full and accepts it
-    auth.as_role("clerk")
+    clerk = auth.as_role("clerk")
     assert PHONE in client.get(f"/staff/search?q={PHONE}").get_data(as_text=True)
     assert ID_NUMBER in client.post(f"/staff/cases/{case_no}/reveal", data={"field": "all"}).get_data(as_text=True)
     appeal = db.session.scalar(sa.select(Appeal).where(Appeal.case_no == case_no))
@@ -116,6 +118,37 @@ def test_a_whole_journey_with_failures_logs_no_phone_id_number_email_or_access_c
     assert db.session.scalar(sa.select(Appeal.status).where(Appeal.case_no == case_no)) == "referred"
     failed_jobs = db.session.scalars(sa.select(OutboxJob).where(OutboxJob.status != "done")).all()
     assert failed_jobs, "the refused e-mail makes the notification job fail (and log it)"
+
+    # the consumer phones in (a consultation with the phone number, one refused for a missing topic)
+    auth.logout()
+    assert auth.login(clerk.username).status_code == 302
+    consultation = {
+        "channel": "phone_consultation",
+        "at": "2026-11-20T09:30",
+        "topic": "进度咨询",
+        "operator": "cmcc_jl",
+        "person_name": "王隐私",
+        "phone": PHONE,
+        "complained_to_operator": "yes",
+        "question": f"询问{case_no}的进度",
+    }
+    assert client.post("/staff/contacts/new", data=consultation).status_code == 302
+    assert client.post("/staff/contacts/new", data={**consultation, "topic": ""}).status_code == 422
+
+    # the staff API finds the case by phone; the operator's liaison replies through the API
+    _token, secret = accounts.create_token(clerk, "隐私测试")
+    db.session.commit()
+    found = client.get(f"/api/v1/cases?q={PHONE}", headers={"Authorization": f"Bearer {secret}"})
+    assert found.status_code == 200 and found.get_json()["items"]
+    liaison = make_user("operator", "privacy-liaison")
+    _token, secret = accounts.create_token(liaison, "企业对接")
+    db.session.commit()
+    replied = client.post(
+        f"/api/v1/cases/{case_no}/actions/reply",
+        json={"text": "已核实并退费"},
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+    assert replied.status_code == 200, replied.get_json()
 
     records = [r for r in caplog.records if not r.name.startswith("mail.log")]  # not the test's own mail server
     assert any(r.levelno >= logging.WARNING for r in records), "the failures above were logged"
