@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from app import config
 
@@ -25,6 +26,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.from_mapping(test_config)
     register_extensions(app)
+    register_converters(app)
     register_blueprints(app)
     register_security(app)
     register_errorhandlers(app)
@@ -48,6 +50,19 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     outbox.init_app(app)
     i18n.init_app(app)
+
+
+class DatabaseIdConverter(IntegerConverter):
+    """`<int:...>` limited to what an INTEGER column holds, so a huge id is a 404, not a database error."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
+def register_converters(app: Flask) -> None:
+    """URL converters shared by every blueprint (before the blueprints add their rules)."""
+    app.url_map.converters["int"] = DatabaseIdConverter
 
 
 def register_blueprints(app: Flask) -> None:

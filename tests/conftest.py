@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
+from flask import g, request_started
 import sqlalchemy as sa
 
 from app import create_app
@@ -65,10 +66,17 @@ def _empty_tables() -> None:
     db.session.commit()
 
 
+def _forget_identity(sender, **extra) -> None:
+    """Each request starts with no cached user: the test's app context (and its `g`) outlives requests."""
+    g.pop("_login_user", None)
+    g.pop("user", None)
+
+
 @pytest.fixture
 def app(_app_and_schema):
     """The app, in an app context, with empty tables and the reference data."""
     app = _app_and_schema
+    request_started.connect(_forget_identity, app)
     with app.app_context():
         _empty_tables()
         reference.ensure_reference_data()

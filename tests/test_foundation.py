@@ -68,3 +68,13 @@ def test_migrations_build_exactly_the_models_schema(app, tmp_path):
             diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
         db.engine.dispose()
     assert diff == []
+
+
+def test_an_id_too_big_for_the_database_is_a_404_not_a_server_error(client, auth):
+    auth.as_role("admin")
+    huge = "99999999999999999999999"
+    assert client.post(f"/staff/admin/users/{huge}/active").status_code == 404
+    assert client.post(f"/staff/admin/tokens/{huge}/revoke").status_code == 404
+    auth.logout()
+    auth.as_role("supervisor")
+    assert client.post(f"/staff/jobs/{huge}/retry").status_code == 404

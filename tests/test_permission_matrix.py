@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 
 import pytest
+from werkzeug.routing import NumberConverter
 from flask import g
 from werkzeug.datastructures import FileStorage
 
@@ -54,8 +55,7 @@ def _url(app, rule, values: dict) -> str:
     """The rule's URL with every parameter filled from the demo values."""
     args = {}
     for arg in rule.arguments:
-        converter = type(rule._converters[arg]).__name__
-        default = 1 if converter in ("IntegerConverter", "NumberConverter") else "1"
+        default = 1 if isinstance(rule._converters[arg], NumberConverter) else "1"
         args[arg] = values.get(arg, default)
     with app.test_request_context():
         return app.url_for(rule.endpoint, **args)

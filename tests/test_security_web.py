@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from werkzeug.routing import IntegerConverter
 
 from app import create_app
 from tests.conftest import PASSWORD, make_user
@@ -14,8 +15,7 @@ def _sample_url(rule) -> str:
     """A URL for a rule, with a plausible value for each parameter."""
     values = {}
     for name, conv in rule._converters.items():
-        kind = type(conv).__name__
-        values[name] = 1 if kind in ("IntegerConverter",) else "JL2026-000001" if "case" in name else "x"
+        values[name] = 1 if isinstance(conv, IntegerConverter) else "JL2026-000001" if "case" in name else "x"
     url = rule.rule
     for name, value in values.items():
         url = re.sub(rf"<(?:[^:<>]+:)?{name}>", str(value), url)
