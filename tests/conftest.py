@@ -12,8 +12,8 @@ import re
 from pathlib import Path
 
 import pytest
-from flask import g, request_started
 import sqlalchemy as sa
+from flask import g, request_started
 
 from app import create_app
 from app.extensions import db, limiter

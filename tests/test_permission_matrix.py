@@ -8,9 +8,9 @@ from __future__ import annotations
 import io
 
 import pytest
-from werkzeug.routing import NumberConverter
 from flask import g
 from werkzeug.datastructures import FileStorage
+from werkzeug.routing.converters import NumberConverter
 
 from app import permissions
 from app.extensions import db
