@@ -158,19 +158,18 @@ def public_file_appeal():
         }
         return jsonify(body), 422
     filed = casefile.submit_appeal(cleaned)
-    db.session.commit()
     decision = filed.appeal.deadline("decision")
-    resp = jsonify(
-        {
-            "case_no": filed.appeal.case_no,
-            "access_code": filed.access_code,
-            "status": filed.appeal.status,
-            "decision_due": _iso(decision.due_at) if decision else None,
-            "decision_due_date": calendar.local_date(decision.due_at).isoformat() if decision else None,
-        }
-    )
+    answer = {  # read before the commit, which expires the objects (no reload queries for the answer)
+        "case_no": filed.appeal.case_no,
+        "access_code": filed.access_code,
+        "status": filed.appeal.status,
+        "decision_due": _iso(decision.due_at) if decision else None,
+        "decision_due_date": calendar.local_date(decision.due_at).isoformat() if decision else None,
+    }
+    db.session.commit()
+    resp = jsonify(answer)
     resp.status_code = 201
-    resp.headers["Location"] = url_for("api.public_appeal", case_no=filed.appeal.case_no)
+    resp.headers["Location"] = url_for("api.public_appeal", case_no=answer["case_no"])
     resp.headers["Cache-Control"] = "no-store"
     return resp
 
