@@ -38,8 +38,12 @@ node_modules/axe-core/axe.min.js: package.json package-lock.json
 test: $(DEV_STAMP) translations node_modules/axe-core/axe.min.js
 	bash scripts/test.sh
 
-# The bulletin benchmark on PostgreSQL (not part of `make test`): BENCH_APPEALS=1000000 make bench
+# Benchmarks on PostgreSQL + Redis (not part of `make test`); each prints its figures next to its targets.
+# Intake under load (wrk, gunicorn, rq worker, upload memory), then import and rollup:
+# BENCH_APPEALS=1000000 make bench for the bulletin at one million appeals.
 bench: $(DEV_STAMP)
+	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null)
+	$(BIN)/python scripts/bench_intake.py
 	$(BIN)/python scripts/bench_bulletin.py
 
 lint: $(DEV_STAMP)

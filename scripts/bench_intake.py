@@ -107,6 +107,44 @@ def exact_count(url: str, total: int, clients: int) -> dict:
     return {code: statuses.count(code) for code in set(statuses)}
 
 
+def workers_rss_kb(master_pid: int) -> int:
+    """The resident memory of the gunicorn workers (children of the master), in KB."""
+    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    total = 0
+    for pid in children:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total
+
+
+def upload_memory(base: str, master_pid: int, size_mb: int = 20) -> tuple[int, int]:
+    """File an appeal, upload a `size_mb` PDF to it, and return the workers' RSS before and after (KB)."""
+    req = urllib.request.Request(
+        base + "/api/v1/appeals", data=appeal_json(99_999_999), headers={"Content-Type": "application/json"}
+    )
+    filed = json.load(urllib.request.urlopen(req, timeout=30))
+    boundary = "benchboundary7d3"
+    payload = b"%PDF-1.4\n" + b"0" * (size_mb * 1024 * 1024 - 64) + b"\n%%EOF\n"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="bill.pdf"\r\n'
+            f"Content-Type: application/pdf\r\n\r\n"
+        ).encode()
+        + payload
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    before = workers_rss_kb(master_pid)
+    req = urllib.request.Request(
+        f"{base}/api/v1/appeals/{filed['case_no']}/materials",
+        data=body,
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}", "X-Access-Code": filed["access_code"]},
+    )
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        assert resp.status == 201, resp.status
+    return before, workers_rss_kb(master_pid)
+
+
 def settled_count() -> int:
     """The number of appeals once the requests wrk left in flight have all been answered."""
     last, same_since = -1, time.time()
@@ -192,6 +230,7 @@ def main() -> int:
                 "(SELECT id FROM appeal ORDER BY id DESC LIMIT %s)",
                 (stored,),
             ).fetchone()[0]
+        rss_before, rss_after = upload_memory(base, procs[0].pid)
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)
@@ -218,6 +257,11 @@ def main() -> int:
     print(f"  target >= 200 appeals/s: {load['rps']:.1f} -> {'MET' if ok_rate else 'NOT MET'}")
     print(f"  target p99 <= 200 ms: {ms(load['LATENCY_P99_US']):.1f} ms -> {'MET' if ok_p99 else 'NOT MET'}")
     print(f"  exact phase: {args.exact} appeals by {args.connections} clients, answers {dict(sorted(answers.items()))}")
+    grew_mb = (rss_after - rss_before) / 1024
+    print(
+        f"  20 MB upload: the gunicorn workers' memory {rss_before / 1024:.1f} MB -> {rss_after / 1024:.1f} MB "
+        f"(+{grew_mb:.1f} MB); target < 5 MB -> {'MET' if grew_mb < 5 else 'NOT MET'}"
+    )
     print(
         f"  nothing lost: {created} answers 201, {stored} appeals and {events} submit events stored -> "
         f"{'MET' if ok_lost else 'NOT MET'}"
