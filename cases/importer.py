@@ -206,11 +206,6 @@ def write_replayed(appeals: list[Appeal]) -> None:
     The appeals get their ids from one INSERT ... RETURNING; their events, deadlines, referrals and
     settlements follow with COPY. The objects leave the session (they are not used afterwards).
     """
-    pending = list(db.session.new)
-    settlements: dict[int, list[Settlement]] = {}
-    for obj in pending:
-        if isinstance(obj, Settlement):
-            settlements.setdefault(id(obj.appeal), []).append(obj)
     db.session.expunge_all()
     table = Appeal.__table__
     ids = (
@@ -230,8 +225,8 @@ def write_replayed(appeals: list[Appeal]) -> None:
         groups = (
             (CaseEvent.__table__, appeal.events),
             (Deadline.__table__, appeal.deadlines),
-            (Referral.__table__, appeal.__dict__.get("_unflushed_referrals", ())),
-            (Settlement.__table__, settlements.get(id(appeal), ())),
+            (Referral.__table__, appeal.referrals),
+            (Settlement.__table__, appeal.settlements),
         )
         for child_table, objects in groups:
             for obj in objects:

@@ -178,6 +178,8 @@ class Appeal(db.Model):
     deadlines: Mapped[list[Deadline]] = relationship(
         back_populates="appeal", order_by="Deadline.id", cascade="all, delete-orphan"
     )
+    referrals: Mapped[list[Referral]] = relationship(back_populates="appeal", order_by="Referral.id")
+    settlements: Mapped[list[Settlement]] = relationship(back_populates="appeal", order_by="Settlement.id")
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -261,7 +263,7 @@ class Referral(db.Model):
     reply_text: Mapped[str] = mapped_column(sa.Text, default="")
     active: Mapped[bool] = mapped_column(default=True)
 
-    appeal: Mapped[Appeal] = relationship()
+    appeal: Mapped[Appeal] = relationship(back_populates="referrals")
     operator: Mapped[Operator] = relationship()
 
 
@@ -283,7 +285,7 @@ class Settlement(db.Model):
     confirmed_at: Mapped[dt.datetime | None]
     missed: Mapped[bool] = mapped_column(default=False)
 
-    appeal: Mapped[Appeal] = relationship()
+    appeal: Mapped[Appeal] = relationship(back_populates="settlements")
 
 
 class Contact(db.Model):

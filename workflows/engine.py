@@ -229,10 +229,9 @@ def _side_records(appeal: Appeal, t: Transition, cleaned: dict[str, Any], now: d
             r.active = False
         rule = DEADLINES["operator_reply"]
         due = calendar.due_after(now, setting(rule.amount_setting), setting(rule.working_setting))
-        referral = Referral(appeal=appeal, operator_id=appeal.operator_id, referred_at=now, due_at=due, active=True)
-        db.session.add(referral)
-        if appeal.id is None:  # a case built in this transaction (the import): remember it until the flush
-            appeal.__dict__.setdefault("_unflushed_referrals", []).append(referral)
+        db.session.add(
+            Referral(appeal=appeal, operator_id=appeal.operator_id, referred_at=now, due_at=due, active=True)
+        )
     elif t.action == "reply":
         active = _active_referrals(appeal)
         ref = active[-1] if active else None
@@ -254,18 +253,8 @@ def _side_records(appeal: Appeal, t: Transition, cleaned: dict[str, Any], now: d
 
 
 def _active_referrals(appeal: Appeal) -> list[Referral]:
-    """The appeal's active referrals, oldest first, including any added before the appeal's first flush."""
-    found: list[Referral] = []
-    if appeal.id is not None:
-        found = list(
-            db.session.scalars(
-                sa.select(Referral).where(Referral.appeal_id == appeal.id, Referral.active).order_by(Referral.id)
-            )
-        )
-    for r in appeal.__dict__.get("_unflushed_referrals", ()):
-        if r.active and all(r is not f for f in found):
-            found.append(r)
-    return found
+    """The appeal's active referrals, oldest first (also those not yet flushed, as in the import)."""
+    return [r for r in appeal.referrals if r.active]
 
 
 def _run_clocks(appeal: Appeal, t: Transition, now: dt.datetime) -> None:
