@@ -12,30 +12,27 @@ from cases.models import Appeal, CaseEvent, Material, PiiView, Referral, Settlem
 FOLLOWING_STATES = ("referred", "replied", "mediating", "settled")
 
 
-def current_referral_id() -> sa.ScalarSelect:
-    """The id of the appeal's latest referral, as a subquery correlated to `Appeal`."""
+def _latest_referral(column: str) -> sa.ScalarSelect:
+    """A column of the appeal's latest referral, as a subquery correlated to `Appeal`."""
     latest = aliased(Referral)
     return (
-        sa.select(latest.id)
+        sa.select(getattr(latest, column))
         .where(latest.appeal_id == Appeal.id)
         .order_by(latest.id.desc())
         .limit(1)
         .correlate(Appeal)
         .scalar_subquery()
     )
+
+
+def current_referral_id() -> sa.ScalarSelect:
+    """The id of the appeal's latest referral, as a subquery correlated to `Appeal`."""
+    return _latest_referral("id")
 
 
 def _current_referral_operator() -> sa.ScalarSelect:
     """The operator of the appeal's latest referral, as a subquery correlated to `Appeal`."""
-    latest = aliased(Referral)
-    return (
-        sa.select(latest.operator_id)
-        .where(latest.appeal_id == Appeal.id)
-        .order_by(latest.id.desc())
-        .limit(1)
-        .correlate(Appeal)
-        .scalar_subquery()
-    )
+    return _latest_referral("operator_id")
 
 
 def visible_to(operator_id: int) -> sa.ColumnElement[bool]:

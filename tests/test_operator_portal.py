@@ -14,6 +14,7 @@ from cases import materials
 from cases.models import CaseEvent, Material, PiiView, Settlement
 from tests.conftest import PASSWORD, make_user
 from tests.factories import make_appeal
+from tests.test_api_public import appeal_body
 from workflows import engine
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -209,36 +210,13 @@ def separate_identities(app):
 
 
 def test_the_full_path_from_filing_to_closing_through_the_web_pages_leaves_an_audit_trail(app, separate_identities):
-    import datetime as dt
 
     from cases.models import Appeal, Contact
 
-    today = dt.date.today()
     consumer = app.test_client()
     filed = consumer.post(
         "/api/v1/appeals",
-        json={
-            "complainant_name": "张三",
-            "phone": "13800138000",
-            "address": "吉林省长春市朝阳区人民大街1号",
-            "postcode": "130000",
-            "operator": "cmcc_jl",
-            "service_type": "mobile",
-            "service_number": "13800138000",
-            "category": "charging",
-            "event_date": (today - dt.timedelta(days=40)).isoformat(),
-            "operator_complaint_date": (today - dt.timedelta(days=30)).isoformat(),
-            "request": "退还多扣的话费50元",
-            "facts": "话费账单多扣50元，已向客服投诉，答复不予退还。",
-            "pledge": True,
-            "eligibility": {
-                "complained_to_operator": True,
-                "operator_replied": True,
-                "satisfied": False,
-                "court_or_arbitration": False,
-                "settled_and_performed": False,
-            },
-        },
+        json=appeal_body(),
     )
     assert filed.status_code == 201, filed.get_json()
     appeal = db.session.scalar(sa.select(Appeal).where(Appeal.case_no == filed.get_json()["case_no"]))

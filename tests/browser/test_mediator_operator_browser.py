@@ -10,6 +10,7 @@ import pytest
 
 from tests.browser.conftest import axe_violations, screenshot
 from tests.conftest import PASSWORD
+from tests.test_api_public import appeal_body
 
 
 def local_today() -> dt.date:
@@ -60,31 +61,16 @@ def record_call(page, notes: str, *, satisfaction: str, terms_carried_out: bool 
 @pytest.fixture
 def filed_case(live_server, page):
     """An appeal filed through the public API of the live server (case number, access code)."""
-    today = local_today()
     answer = page.request.post(
         live_server.url + "/api/v1/appeals",
-        data={
-            "complainant_name": "赵六",
-            "phone": "13700001111",
-            "address": "吉林省长春市南关区人民大街1号",
-            "postcode": "130000",
-            "operator": "cmcc_jl",
-            "service_type": "mobile",
-            "service_number": "13700001111",
-            "category": "charging",
-            "event_date": (today - dt.timedelta(days=30)).isoformat(),
-            "operator_complaint_date": (today - dt.timedelta(days=20)).isoformat(),
-            "request": "退还多收的流量费",
-            "facts": "跨省流量包已订购仍被按标准资费扣费48元。",
-            "pledge": True,
-            "eligibility": {
-                "complained_to_operator": True,
-                "operator_replied": True,
-                "satisfied": False,
-                "court_or_arbitration": False,
-                "settled_and_performed": False,
-            },
-        },
+        data=appeal_body(
+            complainant_name="赵六",
+            phone="13700001111",
+            service_number="13700001111",
+            address="吉林省长春市南关区人民大街1号",
+            request="退还多收的流量费",
+            facts="跨省流量包已订购仍被按标准资费扣费48元。",
+        ),
     )
     assert answer.status == 201, answer.text()
     body = answer.json()

@@ -10,6 +10,7 @@ import pytest
 
 from tests.browser.conftest import AXE, screenshot
 from tests.browser.test_public_journey import assert_fits, local_today
+from tests.test_api_public import appeal_body
 
 WIDTH = 375
 
@@ -137,31 +138,17 @@ def replied_case(live_server, page):
     from cases.models import Appeal
     from workflows import engine
 
-    today = local_today()
     answer = page.request.post(
         live_server.url + "/api/v1/appeals",
-        data={
-            "complainant_name": "孙七",
-            "phone": "13500005555",
-            "address": "吉林省延边朝鲜族自治州延吉市光明街道公园路某小区3栋2单元1101室",
-            "postcode": "133000",
-            "operator": "cmcc_jl",
-            "service_type": "mobile",
-            "service_number": "13500005555",
-            "category": "charging",
-            "event_date": (today - dt.timedelta(days=30)).isoformat(),
-            "operator_complaint_date": (today - dt.timedelta(days=20)).isoformat(),
-            "request": "退还多收的费用",
-            "facts": "账单明细见 https://service.example.com/bill/detail?id=2026110100012345678&channel=app&from=sms",
-            "pledge": True,
-            "eligibility": {
-                "complained_to_operator": True,
-                "operator_replied": True,
-                "satisfied": False,
-                "court_or_arbitration": False,
-                "settled_and_performed": False,
-            },
-        },
+        data=appeal_body(
+            complainant_name="孙七",
+            phone="13500005555",
+            service_number="13500005555",
+            postcode="133000",
+            address="吉林省延边朝鲜族自治州延吉市光明街道公园路某小区3栋2单元1101室",
+            request="退还多收的费用",
+            facts="账单明细见 https://service.example.com/bill/detail?id=2026110100012345678&channel=app&from=sms",
+        ),
     )
     assert answer.status == 201, answer.text()
     body = answer.json()
