@@ -22,6 +22,11 @@ NEW_USER = {
 }
 
 
+def _once(client, page: str) -> str:
+    """The one-time value of the secret-showing form on an admin page, as a browser would read it."""
+    return re.search(r'name="once"(?: type="hidden")? value="([^"]+)"', client.get(page).get_data(as_text=True)).group(1)
+
+
 def _user(username: str) -> User | None:
     """The account with this username as the database has it now."""
     db.session.expire_all()
@@ -94,7 +99,9 @@ def test_a_password_reset_shows_a_temporary_password_once_and_unlocks_the_accoun
     clerk = make_user("clerk", "clerk1")
     clerk.failed_logins = 3
     db.session.commit()
-    html = client.post(f"/staff/admin/users/{clerk.id}/password").get_data(as_text=True)
+    html = client.post(
+        f"/staff/admin/users/{clerk.id}/password", data={"once": _once(client, "/staff/admin/users")}
+    ).get_data(as_text=True)
     temporary = re.search(r'id="temporary-password">([^<]+)<', html).group(1)
     assert temporary not in client.get("/staff/admin/users").get_data(as_text=True)
     other = app.test_client()
@@ -106,9 +113,9 @@ def test_a_password_reset_shows_a_temporary_password_once_and_unlocks_the_accoun
 def test_an_api_token_is_shown_once_stored_as_a_hash_and_stops_working_when_revoked(client, auth, app):
     auth.as_role("admin")
     mediator = make_user("mediator", "med1")
-    html = client.post("/staff/admin/tokens/new", data={"user": str(mediator.id), "label": "调解系统对接"}).get_data(
-        as_text=True
-    )
+    once = _once(client, "/staff/admin/tokens")
+    html = client.post("/staff/admin/tokens/new", data={"user": str(mediator.id), "label": "调解系统对接", "once": once})
+    html = html.get_data(as_text=True)
     plain = re.search(r'id="new-token">([^<]+)<', html).group(1)
     row = db.session.scalar(sa.select(ApiToken).where(ApiToken.user_id == mediator.id))
     assert row.token_hash == token_digest(plain) and plain not in row.token_hash
@@ -130,3 +137,31 @@ def test_a_token_needs_an_account_and_a_label(client, auth):
     html = resp.get_data(as_text=True)
     assert resp.status_code == 422 and 'id="user-error"' in html and 'id="label-error"' in html
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ApiToken)) == 0
+
+
+def test_reloading_the_page_that_showed_a_token_creates_no_second_token(client, auth):
+    auth.as_role("admin")
+    mediator = make_user("mediator", "med1")
+    form = {"user": str(mediator.id), "label": "对接", "once": _once(client, "/staff/admin/tokens")}
+    first = client.post("/staff/admin/tokens/new", data=form)
+    assert first.status_code == 200 and 'id="new-token"' in first.get_data(as_text=True)
+    again = client.post("/staff/admin/tokens/new", data=form)  # what a browser's reload sends
+    html = again.get_data(as_text=True)
+    assert again.status_code == 409 and 'id="new-token"' not in html and "没有再创建令牌" in html
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ApiToken)) == 1
+    forged = client.post("/staff/admin/tokens/new", data={**form, "once": "made-up"})
+    assert forged.status_code == 409
+    fresh = client.post("/staff/admin/tokens/new", data={**form, "once": _once(client, "/staff/admin/tokens")})
+    assert fresh.status_code == 200
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ApiToken)) == 2
+
+
+def test_reloading_a_password_reset_does_not_reset_the_password_again(client, auth, app):
+    auth.as_role("admin")
+    clerk = make_user("clerk", "clerk1")
+    data = {"once": _once(client, "/staff/admin/users")}
+    html = client.post(f"/staff/admin/users/{clerk.id}/password", data=data).get_data(as_text=True)
+    temporary = re.search(r'id="temporary-password">([^<]+)<', html).group(1)
+    again = client.post(f"/staff/admin/users/{clerk.id}/password", data=data)
+    assert again.status_code == 409 and 'id="temporary-password"' not in again.get_data(as_text=True)
+    assert AuthActions(app.test_client()).login("clerk1", temporary).status_code == 302  # still the one shown

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 
 import sqlalchemy as sa
-from flask import abort, flash, g, redirect, render_template, url_for
+from flask import abort, flash, g, redirect, render_template, session, url_for
 from flask_babel import gettext as _
 
 from app.extensions import db
@@ -13,6 +13,27 @@ from app.staff import bp
 from app.staff.forms import ActiveForm, ResetPasswordForm, RevokeForm, TokenCreateForm, UserCreateForm, role_names
 from cases import accounts
 from cases.models import ApiToken, Operator, User
+
+
+ONCE_KEY = "admin_once"
+ONCE_KEPT = 5  # outstanding one-time values per session (a few open tabs)
+
+
+def _issue_once() -> str:
+    """A one-time value for a form that shows a secret once; kept in the signed session until spent."""
+    value = secrets.token_urlsafe(16)
+    session[ONCE_KEY] = [*session.get(ONCE_KEY, [])[-(ONCE_KEPT - 1) :], value]
+    return value
+
+
+def _spend_once(value: str | None) -> bool:
+    """True the first time a rendered form's one-time value comes back; False on a reload or a replay."""
+    pending = list(session.get(ONCE_KEY, []))
+    if not value or value not in pending:
+        return False
+    pending.remove(value)
+    session[ONCE_KEY] = pending
+    return True
 
 
 def _operators() -> list[Operator]:
@@ -35,7 +56,7 @@ def _render_users(form: UserCreateForm | None = None, status: int = 200, tempora
         form=form,
         users=_users(),
         active_form=ActiveForm(formdata=None),
-        reset_form=ResetPasswordForm(formdata=None),
+        reset_form=ResetPasswordForm(formdata=None, once=_issue_once()),
         temporary=temporary,
         role_names=role_names(),
     ), status
@@ -103,8 +124,12 @@ def admin_user_active(user_id: int):
 def admin_user_password(user_id: int):
     """Reset a password to a new temporary one, shown to the admin this once."""
     user = _user_or_404(user_id)
-    if not ResetPasswordForm().validate():
+    form = ResetPasswordForm()
+    if not form.validate():
         abort(400)
+    if not _spend_once(form.once.data):
+        flash(_("这个表单已经提交过了（例如刷新了页面），没有再次重置密码。如需重置，请重新点击“重置密码”。"), "error")
+        return _render_users(status=409)
     temporary = secrets.token_urlsafe(12)
     accounts.set_password(user, temporary)
     user.failed_logins = 0
@@ -117,6 +142,7 @@ def _render_tokens(form: TokenCreateForm | None = None, status: int = 200, creat
     """The tokens page, with a failed form or a new token to show once."""
     if form is None:
         form = TokenCreateForm(formdata=None)
+    form.once.data = _issue_once()
     form.user.choices = [("", _("请选择"))] + [
         (str(u.id), f"{u.username}（{u.full_name}）") for u in _users() if u.active
     ]
@@ -139,6 +165,9 @@ def admin_token_new():
     form.user.choices = [(str(u.id), u.username) for u in _users() if u.active]
     if not form.validate():
         return _render_tokens(form, 422)
+    if not _spend_once(form.once.data):
+        flash(_("这个表单已经提交过了（例如刷新了页面），没有再创建令牌。新令牌只在创建时显示一次。"), "error")
+        return _render_tokens(status=409)
     user = db.session.get(User, int(form.user.data))
     row, plain = accounts.create_token(user, form.label.data.strip())
     db.session.commit()

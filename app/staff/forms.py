@@ -281,12 +281,15 @@ class ActiveForm(CleanForm):
 class ResetPasswordForm(CleanForm):
     """A button: the new temporary password is generated and shown once."""
 
+    once = HiddenField()  # a one-time value: a reloaded POST does not reset the password again
+
 
 class TokenCreateForm(CleanForm):
     """A new API token: whose, and what for."""
 
     user = SelectField(_l("账户"), validators=[InputRequired(_l("请选择账户。"))])
     label = StringField(_l("用途说明"), validators=[DataRequired(_l("请填写用途说明。")), Length(max=100)])
+    once = HiddenField()  # a one-time value: a reloaded POST does not create a second token
 
 
 class RevokeForm(CleanForm):
