@@ -14,7 +14,6 @@ from app.staff.forms import ActiveForm, ResetPasswordForm, RevokeForm, TokenCrea
 from cases import accounts
 from cases.models import ApiToken, Operator, User
 
-
 ONCE_KEY = "admin_once"
 ONCE_KEPT = 5  # outstanding one-time values per session (a few open tabs)
 
