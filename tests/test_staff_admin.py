@@ -24,7 +24,8 @@ NEW_USER = {
 
 def _once(client, page: str) -> str:
     """The one-time value of the secret-showing form on an admin page, as a browser would read it."""
-    return re.search(r'name="once"(?: type="hidden")? value="([^"]+)"', client.get(page).get_data(as_text=True)).group(1)
+    html = client.get(page).get_data(as_text=True)
+    return re.search(r'name="once"(?: type="hidden")? value="([^"]+)"', html).group(1)
 
 
 def _user(username: str) -> User | None:
@@ -114,7 +115,9 @@ def test_an_api_token_is_shown_once_stored_as_a_hash_and_stops_working_when_revo
     auth.as_role("admin")
     mediator = make_user("mediator", "med1")
     once = _once(client, "/staff/admin/tokens")
-    html = client.post("/staff/admin/tokens/new", data={"user": str(mediator.id), "label": "调解系统对接", "once": once})
+    html = client.post(
+        "/staff/admin/tokens/new", data={"user": str(mediator.id), "label": "调解系统对接", "once": once}
+    )
     html = html.get_data(as_text=True)
     plain = re.search(r'id="new-token">([^<]+)<', html).group(1)
     row = db.session.scalar(sa.select(ApiToken).where(ApiToken.user_id == mediator.id))
