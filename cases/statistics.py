@@ -4,6 +4,9 @@ Every figure counts what happened inside [start, end) (naive UTC bounds of the
 Asia/Shanghai period): CaseEvent by action and `at`, Contact by channel and `at`,
 Material by `received_at`, Appeal by `received_at`. Nothing is counted from
 `Appeal.status`, so a reopened or changed case is counted by what happened when.
+The case figures count cases (件), not events: a case rejected, reopened and
+accepted, or settled, reopened and settled again, in one period counts once
+for each action it went through.
 """
 
 from __future__ import annotations
@@ -72,10 +75,15 @@ def contact_counts(start: dt.datetime, end: dt.datetime) -> dict[str, int]:
     return {channel: n for channel, n in rows}
 
 
+def _cases() -> sa.ColumnElement[int]:
+    """How many different cases the counted events belong to."""
+    return sa.func.count(sa.distinct(CaseEvent.appeal_id))
+
+
 def event_counts(start: dt.datetime, end: dt.datetime) -> dict[str, int]:
-    """Lifecycle events by action, for the actions the bulletin counts (from the (action, at) index alone)."""
+    """Cases by lifecycle action, for the actions the bulletin counts (from the (action, at) index)."""
     rows = db.session.execute(
-        sa.select(CaseEvent.action, sa.func.count())
+        sa.select(CaseEvent.action, _cases())
         .where(CaseEvent.action.in_(COUNTED_ACTIONS), _between(CaseEvent.at, start, end))
         .group_by(CaseEvent.action)
     )
@@ -83,9 +91,9 @@ def event_counts(start: dt.datetime, end: dt.datetime) -> dict[str, int]:
 
 
 def event_breakdown(start: dt.datetime, end: dt.datetime) -> list[tuple[str, int, str, int]]:
-    """(action, operator id, category, count) of acceptances and settlements: one GROUP BY over events and appeals."""
+    """(action, operator id, category, cases) of acceptances and settlements: one GROUP BY over events and appeals."""
     rows = db.session.execute(
-        sa.select(CaseEvent.action, Appeal.operator_id, Appeal.category, sa.func.count())
+        sa.select(CaseEvent.action, Appeal.operator_id, Appeal.category, _cases())
         .select_from(CaseEvent)
         .join(Appeal, Appeal.id == CaseEvent.appeal_id)
         .where(CaseEvent.action.in_(("accept", "settle")), _between(CaseEvent.at, start, end))
@@ -269,11 +277,13 @@ def drilldown(figure: str, start: dt.datetime, end: dt.datetime, limit: int = 20
         )
         keys = ("id", "at", "case_no", "phone", "operator")
     else:
+        in_period = sa.and_(CaseEvent.action == key, _between(CaseEvent.at, start, end))
+        first_of_each_case = sa.select(sa.func.min(CaseEvent.id)).where(in_period).group_by(CaseEvent.appeal_id)
         q = (
             sa.select(CaseEvent.id, CaseEvent.at, Appeal.case_no, Appeal.phone, Operator.short_name)
             .join(Appeal, Appeal.id == CaseEvent.appeal_id)
             .join(Operator, Operator.id == Appeal.operator_id)
-            .where(CaseEvent.action == key, _between(CaseEvent.at, start, end))
+            .where(CaseEvent.id.in_(first_of_each_case))  # one row per case, as the figure counts cases
             .order_by(CaseEvent.at, CaseEvent.id)
         )
         if figure == "appeals_accepted_basic":

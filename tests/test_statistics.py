@@ -96,6 +96,37 @@ def test_figures_count_events_not_current_states_and_give_the_breakdowns(app):
     assert [r["case_no"] for r in rows] == [settled.case_no]
 
 
+def test_a_case_reopened_and_settled_again_counts_once_as_accepted_and_settled(app):
+    """件 are cases: rejected, reopened, accepted, settled, reopened and settled again in one half-year."""
+    at = dt.datetime(2023, 3, 1, 2, 0)
+    appeal = make_appeal(state="rejected", at=at)
+    steps = [
+        ("reopen", "supervisor", {"reason": "受理有误"}),
+        ("accept", "clerk", {}),
+        ("refer", "mediator", {}),
+        ("reply", "operator", {"text": "已核实"}),
+        ("settle", "mediator", {"refund_amount": "30", "perform_by": "2023-04-30"}),
+        ("reopen", "supervisor", {"reason": "用户反映未履行"}),
+        ("settle", "mediator", {"refund_amount": "50", "perform_by": "2023-05-31"}),
+    ]
+    for day, (action, role, data) in enumerate(steps, start=1):
+        engine.perform(appeal, action, role=role, data=data, at=at + dt.timedelta(days=day))
+    db.session.commit()
+    make_appeal(state="settled", at=at, operator_code="mvno_xiaomi")
+
+    p = Period.parse("2023H1")
+    f = statistics.compute(p.start_utc, p.end_utc, p)
+    assert (f["appeals_received"], f["appeals_accepted"], f["settled"], f["appeals_rejected"]) == (2, 2, 2, 1)
+    assert f["settlement_rate_pct"] == "100.00" and f["by_outcome"]["settled"] == 2
+    assert sorted((o["operator"], o["accepted"], o["settled"]) for o in f["by_operator"] if o["accepted"]) == [
+        ("cmcc_jl", 1, 1),
+        ("mvno_xiaomi", 1, 1),
+    ]
+    rows = statistics.drilldown("settled", p.start_utc, p.end_utc)
+    assert len(rows) == f["settled"] and appeal.case_no in {r["case_no"] for r in rows}
+    assert len(statistics.drilldown("appeals_accepted", p.start_utc, p.end_utc)) == 2
+
+
 def test_yoy_uses_the_year_before_from_its_baseline_and_the_paragraph_says_a_fall(app):
     """同比 from a supervisor's baseline of a period before the system; a fall reads 下降."""
     db.session.add(Baseline(period="2022H1", figures={"appeals_accepted": 4}))
