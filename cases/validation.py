@@ -32,6 +32,11 @@ class FieldError(ValueError):
         self.message = message
 
 
+# Explicit direction embeddings, overrides and isolates: they can make a case's text read differently on the
+# staff's screen from what is stored ("Trojan Source"), and mixed Chinese, Uyghur or Mongolian text needs none.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def clean_text(value: Any, *, max_length: int, multiline: bool = False) -> str:
     """Text with control characters removed and outer spaces stripped; refuses non-text and overlong text."""
     if value is None:
@@ -40,7 +45,9 @@ def clean_text(value: Any, *, max_length: int, multiline: bool = False) -> str:
         raise FieldError(_("请填写文字。"))
     value = unicodedata.normalize("NFC", value)
     keep = "\n\t" if multiline else ""
-    value = "".join(ch for ch in value if ch in keep or unicodedata.category(ch) not in ("Cc", "Cs"))
+    value = "".join(
+        ch for ch in value if ch in keep or (unicodedata.category(ch) not in ("Cc", "Cs") and ch not in BIDI_CONTROLS)
+    )
     if multiline:
         value = value.replace("\r", "")
     value = value.strip()
