@@ -26,14 +26,13 @@ from typing import IO, Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from cases import codes
+from cases import codes, numbering
 from cases.bulletin import Period, PeriodError
 from cases.db import db
 from cases.models import (
     Appeal,
     Baseline,
     CaseEvent,
-    CaseNumberSequence,
     Contact,
     Deadline,
     Material,
@@ -558,11 +557,7 @@ class _Importer:
     def finish_case_numbers(self) -> None:
         """Move each year's case-number sequence past the imported numbers, so new cases never collide."""
         for (_prefix, year), last in self.case_years.items():
-            row = db.session.get(CaseNumberSequence, year)
-            if row is None:
-                db.session.add(CaseNumberSequence(year=year, last=last))
-            elif row.last < last:
-                row.last = last
+            numbering.move_past(year, last)
 
 
 def import_records(

@@ -1,9 +1,14 @@
 """Case numbers: readable, unique, sortable by year, e.g. JL2026-000123.
 
-On PostgreSQL the counter is taken in a short transaction of its own, like a
-sequence: concurrent intakes never wait on each other's row lock for the whole
-of their transaction (a rolled-back intake leaves a gap, as a sequence would).
-SQLite serialises writers anyway, so there the counter shares the caller's
+On PostgreSQL each year has a sequence, `case_no_<year>`: taking a number is
+one `nextval` on the intake's own connection, outside any lock, so concurrent
+intakes never wait on each other (a rolled-back intake leaves a gap, as it
+did with the former counter row taken in its own transaction). The sequence is
+made the first time a year needs it, starting after that year's row of
+`case_number_sequence` (the counter of installations from before the sequences,
+and where the import records the numbers it brought in).
+
+SQLite serialises writers anyway, so there the counter row shares the caller's
 transaction and leaves no gaps.
 """
 
@@ -13,17 +18,51 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from cases.db import db
 from cases.models import CaseNumberSequence
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+_NEXTVAL = sa.text("SELECT nextval(to_regclass(:name))")  # NULL, not an error, while the year has no sequence
 
 
-def _take(conn_or_session, year: int, insert) -> int:
-    conn_or_session.execute(insert(CaseNumberSequence).values(year=year, last=0).on_conflict_do_nothing())
-    return conn_or_session.execute(
+def sequence_name(year: int) -> str:
+    """The PostgreSQL sequence of a year's case numbers."""
+    return f"case_no_{int(year)}"
+
+
+def _on_postgres() -> bool:
+    return db.engine.dialect.name == "postgresql"
+
+
+def _on_own_connection(year: int, statement: str, **params) -> int | None:
+    """Make the year's sequence if it is missing (starting after the year's counter row), then run `statement`.
+
+    On a connection of its own, in autocommit: a sequence is not transactional anyway, and the caller's
+    connection may not see a sequence made during its transaction (PostgreSQL caches the failed look-up).
+    """
+    name = sequence_name(year)
+    with db.engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        last = conn.scalar(sa.select(CaseNumberSequence.last).where(CaseNumberSequence.year == year)) or 0
+        try:
+            conn.execute(sa.text(f"CREATE SEQUENCE IF NOT EXISTS {name} START WITH {int(last) + 1}"))
+        except sa.exc.IntegrityError:
+            pass  # another process made it at the same moment (IF NOT EXISTS does not cover that race)
+        return conn.execute(sa.text(statement), {"name": name, **params}).scalar()
+
+
+def _take_sequence(year: int) -> int:
+    seq = db.session.execute(_NEXTVAL, {"name": sequence_name(year)}).scalar()
+    if seq is None:
+        seq = _on_own_connection(year, _NEXTVAL.text)
+    return int(seq)
+
+
+def _take_counter(year: int) -> int:
+    db.session.execute(sqlite.insert(CaseNumberSequence).values(year=year, last=0).on_conflict_do_nothing())
+    return db.session.execute(
         sa.update(CaseNumberSequence)
         .where(CaseNumberSequence.year == year)
         .values(last=CaseNumberSequence.last + 1)
@@ -34,9 +73,26 @@ def _take(conn_or_session, year: int, insert) -> int:
 def next_case_no(prefix: str, received_at_utc: dt.datetime) -> str:
     """Take the next number of the receipt's (Asia/Shanghai) year, atomically."""
     year = received_at_utc.replace(tzinfo=dt.UTC).astimezone(SHANGHAI).year
-    if db.engine.dialect.name == "postgresql":
-        with db.engine.begin() as conn:
-            seq = _take(conn, year, postgresql.insert)
-    else:
-        seq = _take(db.session, year, sqlite.insert)
+    seq = _take_sequence(year) if _on_postgres() else _take_counter(year)
     return f"{prefix}{year}-{seq:06d}"
+
+
+def move_past(year: int, last: int) -> None:
+    """Make sure the year's next number is above `last` (numbers brought in by the import), in the session.
+
+    On PostgreSQL the sequence moves at once, whatever becomes of the caller's transaction (a rolled-back
+    import leaves a gap, never a duplicate).
+    """
+    row = db.session.get(CaseNumberSequence, year)
+    if row is None:
+        db.session.add(CaseNumberSequence(year=year, last=last))
+    elif row.last < last:
+        row.last = last
+    if _on_postgres():
+        # One nextval first: a setval below a number another intake has just taken would give it out twice.
+        _on_own_connection(
+            year,
+            "SELECT CASE WHEN :last > v THEN setval(to_regclass(:name), :last) END "
+            "FROM (SELECT nextval(to_regclass(:name)) AS v) AS taken",
+            last=last,
+        )

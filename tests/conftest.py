@@ -60,6 +60,11 @@ def _empty_tables() -> None:
     tables = [t.name for t in reversed(db.metadata.sorted_tables)]
     if db.engine.dialect.name == "postgresql":
         db.session.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        # The case-number sequences (cases/numbering.py) are not tables: each test starts its years afresh.
+        for name in db.session.scalars(
+            sa.text("SELECT relname FROM pg_class WHERE relkind = 'S' AND relname ~ '^case_no_[0-9]+$'")
+        ):
+            db.session.execute(sa.text(f"DROP SEQUENCE {name}"))
     else:
         for name in tables:
             db.session.execute(sa.text(f"DELETE FROM {name}"))
