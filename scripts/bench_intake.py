@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -31,14 +32,57 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
 PG = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
 REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/12")
-DB = "appeals_bench_intake"
+DB = os.environ.get("BENCH_DATABASE", "appeals_bench_intake")  # dropped and created afresh by each run
+TICK = os.sysconf("SC_CLK_TCK")
 
 
 def sh(*args: str, env: dict | None = None) -> None:
     subprocess.run(args, check=True, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
 
 
-def wrk(url: str, script: Path, seconds: int, connections: int) -> dict:
+def cpu_seconds(pid: int, reaped: bool = False) -> float:
+    """CPU time (user + system) of a process so far; with `reaped`, also that of its children it has waited for."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:  # gone
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12]) + ((int(fields[13]) + int(fields[14])) if reaped else 0)
+    return ticks / TICK
+
+
+def children(pid: int) -> list[int]:
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+class CpuMeter:
+    """CPU seconds spent by each part during a phase: the web workers, the rq worker, PostgreSQL's backends, wrk."""
+
+    def __init__(self, master: int, worker: int):
+        self.master, self.worker = master, worker
+
+    def sample(self) -> dict[str, dict[int, float]]:
+        """{part: {pid: CPU seconds so far}}; wrk is this script's reaped children (pid 0)."""
+        with psycopg.connect(f"{PG}/{DB}") as conn:
+            backends = [r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (DB,))]
+        own = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return {
+            "web": {p: cpu_seconds(p) for p in [self.master, *children(self.master)]},
+            "rq worker": {self.worker: cpu_seconds(self.worker, reaped=True)},
+            "PostgreSQL": {p: cpu_seconds(p) for p in backends},  # this database's backends (not the WAL writer)
+            "wrk": {0: own.ru_utime + own.ru_stime},
+        }
+
+    @staticmethod
+    def per_request(before: dict, after: dict, requests: int) -> dict[str, float]:
+        """Milliseconds of CPU per request of each part (a process that started during the phase counts whole)."""
+        return {
+            part: 1000 * sum(t - before[part].get(pid, 0.0) for pid, t in pids.items()) / max(requests, 1)
+            for part, pids in after.items()
+        }
+
+
+def wrk(url: str, script: Path, seconds: int, connections: int, meter: CpuMeter | None = None) -> dict:
+    before = meter.sample() if meter else None
     out = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "-s", str(script), url],
         check=True,
@@ -52,6 +96,9 @@ def wrk(url: str, script: Path, seconds: int, connections: int) -> dict:
         elif m := re.match(r"(\w+) (\d+)$", line):
             figures[m[1]] = int(m[2])
     figures["rps"] = figures["REQUESTS"] / (figures["DURATION_US"] / 1e6)
+    if meter:
+        figures["cpu_ms"] = CpuMeter.per_request(before, meter.sample(), figures["REQUESTS"])
+        figures["load"] = os.getloadavg()[0]
     return figures
 
 
@@ -173,6 +220,8 @@ def main() -> int:
     ap.add_argument("--seconds", type=int, default=20)
     ap.add_argument("--connections", type=int, default=50)
     ap.add_argument("--workers", type=int, default=4)
+    ap.add_argument("--worker-class", default="sync", help="gunicorn worker class (sync, gthread)")
+    ap.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (gthread)")
     ap.add_argument("--port", type=int, default=8765)
     ap.add_argument("--exact", type=int, default=1000, help="appeals in the exact-count phase")
     args = ap.parse_args()
@@ -202,6 +251,10 @@ def main() -> int:
                 str(BIN / "gunicorn"),
                 "-w",
                 str(args.workers),
+                "-k",
+                args.worker_class,
+                "--threads",
+                str(args.threads),
                 "-b",
                 f"127.0.0.1:{args.port}",
                 "--log-level",
@@ -218,8 +271,13 @@ def main() -> int:
     base = f"http://127.0.0.1:{args.port}"
     try:
         wait_for(base + "/api/v1/health")
-        floor = wrk(base + "/api/v1/health", ROOT / "scripts/bench/wrk_floor.lua", args.seconds, args.connections)
-        load = wrk(base + "/api/v1/appeals", ROOT / "scripts/bench/wrk_appeal.lua", args.seconds, args.connections)
+        meter = CpuMeter(procs[0].pid, procs[1].pid)
+        floor = wrk(
+            base + "/api/v1/health", ROOT / "scripts/bench/wrk_floor.lua", args.seconds, args.connections, meter
+        )
+        load = wrk(
+            base + "/api/v1/appeals", ROOT / "scripts/bench/wrk_appeal.lua", args.seconds, args.connections, meter
+        )
         # wrk stops mid-flight; the exact count runs a fixed number of appeals and waits for every answer.
         before = settled_count()
         answers = exact_count(base + "/api/v1/appeals", args.exact, args.connections)
@@ -241,14 +299,18 @@ def main() -> int:
     created = answers.get(201, 0)
     ms = lambda us: us / 1000  # noqa: E731
     print(
-        f"intake under load: {args.connections} concurrent clients, {args.seconds} s, gunicorn -w {args.workers}, "
+        f"intake under load: {args.connections} concurrent clients, {args.seconds} s, "
+        f"gunicorn -w {args.workers} -k {args.worker_class} --threads {args.threads}, "
         f"PostgreSQL + Redis + rq worker, {os.cpu_count()} cores"
     )
-    print(f"  {'':28} {'req/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
+    parts = list(load["cpu_ms"])
+    cpu_head = " ".join(f"{p:>10}" for p in parts)
+    print(f"  {'':28} {'req/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'load':>5}   CPU ms/request: {cpu_head}")
     for name, f in (("floor: GET /api/v1/health", floor), ("POST /api/v1/appeals", load)):
+        cpu = " ".join(f"{f['cpu_ms'][p]:10.2f}" for p in parts)
         print(
             f"  {name:28} {f['rps']:9.1f} {ms(f['LATENCY_P50_US']):8.1f} {ms(f['LATENCY_P95_US']):8.1f} "
-            f"{ms(f['LATENCY_P99_US']):8.1f}"
+            f"{ms(f['LATENCY_P99_US']):8.1f} {f['load']:5.1f}   {'':16}{cpu}"
         )
     print(f"  answers: {dict(sorted(load['status'].items()))}, socket errors: {load.get('ERRORS', 0)}")
     ok_rate = load["rps"] >= 200
