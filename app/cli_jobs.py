@@ -29,14 +29,10 @@ def _app() -> Flask:
 @click.option("--burst", is_flag=True, help="run the queued jobs, then stop")
 def worker_command(burst: bool) -> None:
     """Run an rq worker on the app's queue (with rq's scheduler, which runs the retries)."""
-    from rq import Worker
-
     app = _app()
     if not app.config.get("REDIS_URL"):
         raise click.ClickException("REDIS_URL is not set: without Redis, jobs run inline after each commit")
-    queue.set_worker_app(app)
-    q = queue.get_queue(app)
-    Worker([q], connection=q.connection).work(with_scheduler=True, burst=burst)
+    queue.make_worker(app).work(with_scheduler=True, burst=burst)
 
 
 @click.command("scheduler")

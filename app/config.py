@@ -51,6 +51,9 @@ def from_environment(instance_path: str) -> dict:
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": redis_url,
         "RQ_QUEUE": os.environ.get("RQ_QUEUE", "appeals"),
+        # A running job's heartbeat: every interval, lapsing interval + grace seconds after a worker dies.
+        "RQ_JOB_MONITORING_INTERVAL": _int("RQ_JOB_MONITORING_INTERVAL", 30),
+        "RQ_HEARTBEAT_GRACE": _int("RQ_HEARTBEAT_GRACE", 60),
         "UPLOAD_FOLDER": os.environ.get("UPLOAD_FOLDER") or str(Path(instance_path) / "uploads"),
         "MAX_FILE_BYTES": max_file,
         "MAX_APPEAL_BYTES": max_appeal,

@@ -226,9 +226,18 @@ def sweep_deadlines(now: dt.datetime | None = None) -> dict[str, int]:
 
 @task("sweep_outbox")
 def sweep_outbox() -> dict[str, int]:
-    """Hand over outbox jobs pending for more than a minute (Redis was down, or a worker vanished)."""
+    """Retry jobs whose worker died; hand over outbox jobs pending for more than a minute (Redis was down)."""
+    app = current_app._get_current_object()
+    if app.config.get("REDIS_URL"):
+        from workflows import queue
+
+        try:
+            if abandoned := queue.reap_abandoned(app):
+                log.warning("%d job(s) lost with their worker handed to rq's retry policy", abandoned)
+        except Exception as exc:  # Redis down: the hand-over below logs it too
+            log.warning("could not look for abandoned jobs: %s", exc)
     ids = outbox.stale_pending()
-    handed = outbox.hand_over_now(current_app._get_current_object(), ids)
+    handed = outbox.hand_over_now(app, ids)
     return {"stale": len(ids), "handed_over": handed}
 
 

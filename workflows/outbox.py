@@ -142,9 +142,7 @@ def execute(job_id: int) -> None:
     except Exception:
         db.session.rollback()
         row = db.session.get(OutboxJob, job_id)
-        row.attempts = (row.attempts or 0) + 1
-        row.error = traceback.format_exc(limit=5)[-4000:]
-        row.status = "failed" if row.attempts >= MAX_ATTEMPTS else "retrying"
+        _count_failure(row, traceback.format_exc(limit=5)[-4000:])
         db.session.commit()
         if current_app.config.get("REDIS_URL"):
             raise
@@ -156,6 +154,22 @@ def execute(job_id: int) -> None:
     row.finished_at = utcnow()
     row.error = ""
     db.session.commit()
+
+
+def record_lost_run(job_id: int, reason: str) -> None:
+    """A run lost with its worker (killed, out of memory): counted as a failed attempt, with the reason."""
+    row = db.session.get(OutboxJob, job_id)
+    if row is None or row.status == "done":
+        return
+    _count_failure(row, reason)
+    db.session.commit()
+
+
+def _count_failure(row: OutboxJob, error: str) -> None:
+    """One more failed attempt: `retrying`, or `failed` after the last one (the sweep leaves those alone)."""
+    row.attempts = (row.attempts or 0) + 1
+    row.error = error
+    row.status = "failed" if row.attempts >= MAX_ATTEMPTS else "retrying"
 
 
 def stale_pending(older_than: dt.timedelta = dt.timedelta(seconds=60)) -> list[int]:

@@ -3,18 +3,28 @@
 An outbox row is queued as rq job `outbox-<id>`; a short Redis lock and a look at
 the existing rq job keep it from being queued twice. Failed jobs retry with
 back-off (`RQ_RETRY_INTERVALS`, rq `Retry`), then stay in rq's failed registry.
+
+A worker that dies in the middle of a job (SIGKILL, out of memory, the machine
+lost) leaves the job "started" in rq. Its heartbeat then lapses, and
+`reap_abandoned` (the outbox sweep, every minute; a worker also does it when it
+starts and every 10 minutes) hands it to rq's retry policy like any failure;
+the outbox row records that its worker died.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
 from redis import Redis
 from rq import Queue, Retry, Worker
-from rq.exceptions import NoSuchJobError
+from rq.exceptions import AbandonedJobError, NoSuchJobError
 from rq.job import Job, JobStatus
-from rq.registry import FailedJobRegistry, ScheduledJobRegistry
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+
+log = logging.getLogger(__name__)
 
 QUEUE_NAME = "appeals"
 RETRY_INTERVALS = [10, 60, 300, 900]
@@ -77,9 +87,89 @@ def enqueue_task(app: Flask, name: str, slot: str, ttl: int = 24 * 3600) -> bool
     if not q.connection.set(f"appeals:task-slot:{name}:{slot}", 1, nx=True, ex=ttl):
         return False
     q.enqueue(
-        run_task, name, job_id=f"task-{name}-{slot}", result_ttl=3600, failure_ttl=7 * 24 * 3600, description=name
+        run_task,
+        name,
+        job_id=f"task-{name}-{slot}",
+        retry=_retry(app),  # every task is idempotent: a run lost with its worker is simply run again
+        result_ttl=3600,
+        failure_ttl=7 * 24 * 3600,
+        description=name,
     )
     return True
+
+
+class AppWorker(Worker):
+    """rq's forking worker, whose job heartbeat lapses `heartbeat_grace` seconds after the last beat.
+
+    rq keeps a running job's entry in the started registry alive for the
+    monitoring interval plus a fixed 60 s; the grace is configurable here
+    (`RQ_HEARTBEAT_GRACE`) so that a dead worker's job is noticed sooner.
+    """
+
+    heartbeat_grace = 60
+
+    def get_heartbeat_ttl(self, job: Job) -> int:
+        """The job's heartbeat lifetime with our grace instead of rq's 60 s."""
+        return super().get_heartbeat_ttl(job) - 60 + self.heartbeat_grace
+
+
+def make_worker(app: Flask) -> AppWorker:
+    """The worker `flask worker` runs: the app's queue, its heartbeat settings, abandoned jobs recorded."""
+    set_worker_app(app)
+    q = get_queue(app)
+    worker = AppWorker(
+        [q],
+        connection=q.connection,
+        job_monitoring_interval=app.config.get("RQ_JOB_MONITORING_INTERVAL", 30),
+        exception_handlers=[_note_abandoned],
+        work_horse_killed_handler=_note_horse_killed,
+    )
+    worker.heartbeat_grace = app.config.get("RQ_HEARTBEAT_GRACE", 60)
+    return worker
+
+
+def reap_abandoned(app: Flask) -> int:
+    """Hand the jobs whose worker died (heartbeat lapsed) to rq's retry policy; returns how many were found."""
+    q = get_queue(app)
+    registry = StartedJobRegistry(queue=q)
+    if not registry.get_expired_job_ids():
+        return 0
+    if not q.acquire_maintenance_lock():  # a worker is cleaning the registries right now
+        return 0
+    try:
+        expired = len(registry.get_expired_job_ids())
+        registry.cleanup(exception_handlers=[_note_abandoned])
+    finally:
+        q.release_maintenance_lock()
+    return expired
+
+
+def _note_abandoned(job: Job, exc_type: type, exc_value: BaseException, tb: Any) -> bool:
+    """rq exception handler: an outbox job whose worker vanished gets the fact on its row."""
+    if exc_type is AbandonedJobError:
+        _note_lost_run(job, "the worker running this job died (rq: AbandonedJobError); rq retries it")
+    return True  # let rq's own handling (retry, failed registry) go on
+
+
+def _note_horse_killed(job: Job, retpid: int, ret_val: int, rusage: Any) -> None:
+    """rq hook: the work horse running a job was killed (e.g. out of memory); note it on the outbox row."""
+    signal = f" by signal {os.WTERMSIG(ret_val)}" if ret_val and os.WIFSIGNALED(ret_val) else ""
+    _note_lost_run(job, f"the process running this job ended unexpectedly{signal}; rq retries it")
+
+
+def _note_lost_run(job: Job, reason: str) -> None:
+    if not job.id.startswith("outbox-"):
+        return
+    from workflows import outbox
+
+    app = current_app._get_current_object() if has_app_context() else _worker_app
+    if app is None:
+        return
+    try:
+        with app.app_context():
+            outbox.record_lost_run(int(job.id.removeprefix("outbox-")), reason)
+    except Exception:  # bookkeeping only: never stop rq from retrying the job
+        log.exception("could not record the lost run of %s", job.id)
 
 
 def set_worker_app(app: Flask) -> None:
