@@ -40,6 +40,7 @@ ROUTES: dict[str, frozenset[str] | str] = {
     "staff.queue": STAFF,
     "staff.search": STAFF,
     "staff.dashboard": SUPERVISORS,
+    "staff.audit_log": SUPERVISORS,
     "staff.case_detail": STAFF,
     "staff.case_action": CASEWORK,
     "staff.case_note": CASEWORK,

@@ -17,6 +17,7 @@ MY_ROUTES = {
     "staff.queue": ("GET", "/staff/queues/new"),
     "staff.search": ("GET", "/staff/search?q=JL"),
     "staff.dashboard": ("GET", "/staff/dashboard"),
+    "staff.audit_log": ("GET", "/staff/audit"),
     "staff.case_detail": ("GET", "/staff/cases/{case}"),
     "staff.case_action": ("POST", "/staff/cases/{case}/actions/accept"),
     "staff.case_note": ("POST", "/staff/cases/{case}/notes"),
@@ -40,6 +41,7 @@ MY_ROUTES = {
 # What the brief asks for, written out so the table cannot drift silently.
 EXPECTED = {
     "staff.dashboard": {"supervisor", "admin"},
+    "staff.audit_log": {"supervisor", "admin"},
     "staff.case_reveal": {"clerk", "mediator", "supervisor"},
     "staff.case_assign": {"supervisor"},
     "staff.case_take": {"mediator"},

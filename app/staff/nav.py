@@ -22,6 +22,7 @@ NAV = (
     (_l("咨询/来访"), ("staff.contacts_list", "staff.contacts"), {}),
     (_l("统计"), ("staff.statistics", "staff.statistics_page"), {}),
     (_l("主管看板"), "staff.dashboard", {}),
+    (_l("审计记录"), "staff.audit_log", {}),
     (_l("账户管理"), "staff.admin_users", {}),
 )
 
