@@ -83,7 +83,7 @@ def test_a_clerk_opens_a_new_appeal_reveals_the_phone_and_accepts_it_by_keyboard
     ("username", "paths"),
     [
         ("b_clerk", ["/staff/", "/staff/queues/new", "/staff/search?q=JL", "/staff/cases/{0}", "/auth/password"]),
-        ("b_supervisor", ["/staff/dashboard", "/staff/cases/{1}"]),
+        ("b_supervisor", ["/staff/dashboard", "/staff/cases/{1}", "/staff/audit", "/staff/audit?kind=actions"]),
         ("b_admin", ["/staff/admin/users", "/staff/admin/tokens"]),
     ],
 )
