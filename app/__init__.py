@@ -26,6 +26,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.from_mapping(test_config)
     register_extensions(app)
+    from app.public.uploads import UploadRequest
+
+    app.request_class = UploadRequest  # file parts spooled with a cap
     register_converters(app)
     register_blueprints(app)
     register_security(app)

@@ -6,16 +6,26 @@ or per-appeal limit. Its type is decided by its bytes, never by its name. The
 finished file is fsynced and moved into place with `os.replace`, and its
 `Material` row is added to the current transaction; when that transaction does
 not commit, the file is removed again (see the session hooks at the end).
+
+A file that is what it claims but carries active content — a PDF with
+JavaScript, a launch action or embedded files, an Office document with macros
+or an embedded program, an image or PDF with an archive appended — is refused
+(415 `active_content`). A full disk is a 507 `storage_full`, any other write
+failure a 503 `storage_failed`: never a half file, never a row.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import logging
 import os
+import re
 import tempfile
 import unicodedata
 import uuid
 import zipfile
+import zlib
 from pathlib import Path
 from typing import IO, Any
 
@@ -28,6 +38,8 @@ from sqlalchemy.orm import Session
 
 from cases.db import db
 from cases.models import Appeal, Material, User, utcnow
+
+log = logging.getLogger(__name__)
 
 CHUNK = 64 * 1024
 NAME_MAX = 120
@@ -59,6 +71,7 @@ OOXML_MAIN = {
     ),
 }
 OLE2_MAGIC = bytes.fromhex("D0CF11E0A1B11AE1")
+OLE2_OFFICE = ("application/msword", "application/vnd.ms-excel", "application/vnd.ms-powerpoint")
 # The stream an old Office file must hold, as its UTF-16LE directory name -> the file's type.
 OLE2_STREAMS = {
     "WordDocument".encode("utf-16-le"): "application/msword",
@@ -137,6 +150,86 @@ def detect_type(path: Path) -> str | None:
     return None
 
 
+# PDF names that run script or launch a program (checked after #xx escapes are decoded). Embedded files
+# (e-invoices carry their XML so) and forms are kept: the viewers we serve them to do not run them.
+PDF_ACTIVE = {b"JavaScript", b"JS", b"Launch", b"RichMedia"}
+_PDF_NAME = re.compile(rb"/([A-Za-z0-9#]{2,40})")
+_PDF_FLATE_STREAM = re.compile(rb"/FlateDecode.{0,400}?stream\r?\n", re.DOTALL)
+PDF_INFLATE_MAX = 64 * 1024 * 1024  # the most we inflate from one PDF's streams (a zip bomb stops here)
+# Office parts and stream names that are macros or programs; ODF keeps macros under Basic/ or Scripts/.
+OFFICE_ACTIVE_PARTS = re.compile(
+    r"(^|/)(vbaProject\.bin|vbaData\.xml|activeX[^/]*)$|^(Basic|Scripts)/|\.(exe|dll|scr|com|bat|cmd|ps1|vbs|js|jse|wsf"
+    r"|hta|msi|jar|class|dex|apk|lnk)$",
+    re.IGNORECASE,
+)
+OLE2_MACRO_STREAMS = ("_VBA_PROJECT".encode("utf-16-le"), "Macros".encode("utf-16-le"))
+
+
+def active_content(path: Path, mime: str) -> str | None:
+    """What makes an allowed file unsafe to keep (macros, scripts, a hidden archive), or None."""
+    if mime in ("image/jpeg", "image/png", "application/pdf") and _has_archive(path):
+        return "appended archive"
+    if mime == "application/pdf":
+        return _pdf_active(path)
+    if mime in OLE2_OFFICE:
+        data = path.read_bytes()
+        return "macros" if any(name in data for name in OLE2_MACRO_STREAMS) else None
+    return _zip_active(path)
+
+
+def _has_archive(path: Path) -> bool:
+    """True when a ZIP (JAR, PHAR-zip, Office file...) with at least one member is readable from the file's end."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return bool(zf.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, RuntimeError, EOFError):
+        return False
+
+
+def _pdf_names(data: bytes) -> set[bytes]:
+    names = set()
+    for raw in _PDF_NAME.findall(data):
+        if b"#" in raw:
+            try:
+                raw = re.sub(rb"#([0-9A-Fa-f]{2})", lambda m: bytes([int(m.group(1), 16)]), raw)
+            except ValueError:
+                continue
+        names.add(raw)
+    return names
+
+
+def _pdf_active(path: Path) -> str | None:
+    """A PDF's active names, looked for in the file and in its Flate streams (object streams hide dictionaries)."""
+    data = path.read_bytes()
+    found = _pdf_names(data) & PDF_ACTIVE
+    budget = PDF_INFLATE_MAX
+    for m in _PDF_FLATE_STREAM.finditer(data):
+        if found or budget <= 0:
+            break
+        end = data.find(b"endstream", m.end())
+        try:
+            inflated = zlib.decompressobj().decompress(data[m.end() : end if end > 0 else len(data)], budget)
+        except zlib.error:
+            continue
+        budget -= len(inflated)
+        found = _pdf_names(inflated) & PDF_ACTIVE
+    return "PDF " + b", ".join(sorted(found)).decode() if found else None
+
+
+def _zip_active(path: Path) -> str | None:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            bad = [n for n in zf.namelist() if OFFICE_ACTIVE_PARTS.search(n)]
+            if "[Content_Types].xml" in zf.namelist():
+                with zf.open("[Content_Types].xml") as fh:
+                    types = fh.read(1024 * 1024)
+                if b"macroEnabled" in types or b"vbaProject" in types or b"activeX" in types:
+                    bad.append("[Content_Types].xml")
+    except (zipfile.BadZipFile, OSError, RuntimeError, ValueError, NotImplementedError):
+        return None
+    return "macros or programs: " + ", ".join(bad[:3]) if bad else None
+
+
 def _ole2_type(path: Path) -> str | None:
     data = path.read_bytes()
     for stream, mime in OLE2_STREAMS.items():
@@ -164,6 +257,11 @@ def _zip_type(path: Path) -> str | None:
     return None
 
 
+def file_too_large_message() -> str:
+    """The per-file limit, in the user's language."""
+    return _("单个文件不能超过 %(mb)s MB。", mb=_mb(current_app.config["MAX_FILE_BYTES"]))
+
+
 def _quota_message(limit: int) -> str:
     return _("本案材料总大小不能超过 %(mb)s MB。", mb=_mb(limit))
 
@@ -182,7 +280,7 @@ def _copy_limited(stream: IO[bytes], out: IO[bytes], file_limit: int, room: int)
             break
         size += len(chunk)
         if size > file_limit:
-            raise MaterialRejected("file_too_large", _("单个文件不能超过 %(mb)s MB。", mb=_mb(file_limit)), 413)
+            raise MaterialRejected("file_too_large", file_too_large_message(), 413)
         if size > room:
             raise MaterialRejected("appeal_quota", _quota_message(current_app.config["MAX_APPEAL_BYTES"]), 413)
         sha.update(chunk)
@@ -195,10 +293,13 @@ def store_material(appeal: Appeal, file_storage: Any, *, source: str, uploaded_b
     if file_storage is None or getattr(file_storage, "stream", None) is None:
         raise MaterialRejected("no_file", _("请选择要上传的文件。"), 422)
     original = safe_name(getattr(file_storage, "filename", None))
-    folder = upload_folder()
     file_limit = current_app.config["MAX_FILE_BYTES"]
     room = current_app.config["MAX_APPEAL_BYTES"] - used_bytes(appeal)
-    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=".upload-", suffix=".part")
+    try:
+        folder = upload_folder()
+        fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=".upload-", suffix=".part")
+    except OSError as exc:
+        raise _storage_error(exc) from exc
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out:
@@ -214,6 +315,16 @@ def store_material(appeal: Appeal, file_storage: Any, *, source: str, uploaded_b
                 _("不支持这种文件类型。请上传 PDF、JPG、PNG 图片或 Word、Excel、PowerPoint、WPS/OpenOffice 文档。"),
                 415,
             )
+        if (danger := active_content(tmp, mime)) is not None:
+            log.info("upload refused for active content (%s)", danger)
+            raise MaterialRejected(
+                "active_content",
+                _(
+                    "文件中含有宏、脚本或夹带的其他文件，出于安全原因不能接收。"
+                    "请另存为普通的 PDF 或图片（例如“打印为 PDF”或截图）后再上传。"
+                ),
+                415,
+            )
         if appeal.id is not None:
             # Two uploads to one appeal at once must not both fit the quota: lock the appeal, then check again.
             db.session.execute(sa.select(Appeal.id).where(Appeal.id == appeal.id).with_for_update())
@@ -222,6 +333,9 @@ def store_material(appeal: Appeal, file_storage: Any, *, source: str, uploaded_b
         final = folder / stored_name
         os.replace(tmp, final)
         _fsync_dir(folder)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise _storage_error(exc) from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -244,6 +358,17 @@ def store_material(appeal: Appeal, file_storage: Any, *, source: str, uploaded_b
         db.session.rollback()
         raise
     return material
+
+
+def _storage_error(exc: OSError) -> MaterialRejected:
+    """A failed write as the consumer should hear it: the disk is full (507), or saving failed (503)."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        log.error("upload folder full: %s", exc.strerror)
+        return MaterialRejected(
+            "storage_full", _("服务器存储空间不足，文件没有保存。请稍后再试，或联系申诉受理中心。"), 507
+        )
+    log.error("could not store an upload: %s", exc.strerror or exc.__class__.__name__)
+    return MaterialRejected("storage_failed", _("文件保存失败，请稍后重试。"), 503)
 
 
 def _fsync_dir(folder: Path) -> None:

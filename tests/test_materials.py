@@ -203,8 +203,9 @@ def test_a_failed_write_leaves_no_half_file_and_no_row(appeal, upload_dir, monke
         raise OSError("disk full")
 
     monkeypatch.setattr(materials.os, "replace", broken_replace)
-    with pytest.raises(OSError):
+    with pytest.raises(MaterialRejected) as exc:
         store_material(appeal, upload(PDF, "a.pdf"), source="consumer")
+    assert (exc.value.status, exc.value.reason_code) == (503, "storage_failed")  # a real full disk: test_upload_hostile
     db.session.rollback()
     assert folder_listing(upload_dir) == before
     assert db.session.scalar(sa.select(sa.func.count(Material.id))) == 0

@@ -10,15 +10,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import abort, jsonify, request, url_for
+from flask import abort, current_app, jsonify, request, url_for
 from flask_babel import gettext as _
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.api import bp, openapi
 from app.errors import error_response
 from app.extensions import db
 from app.i18n import is_english
 from app.public import casefile, limits
-from cases import codes, eligibility, intake, reference, tracking
+from cases import codes, eligibility, intake, materials, reference, tracking
 from cases.materials import MaterialRejected
 from cases.models import Appeal
 from cases.validation import FieldError, clean_text
@@ -186,6 +187,15 @@ def public_appeal(case_no: str):
     return resp
 
 
+MULTIPART_OVERHEAD = 64 * 1024  # the part's headers and boundaries around one file
+
+
+def _file_refused(exc: MaterialRejected):
+    """A refused file as JSON naming the field `file`."""
+    body = {"error": exc.message, "reason": exc.reason_code, "errors": {"file": [exc.message]}}
+    return jsonify(body), exc.status
+
+
 @bp.route("/appeals/<case_no>/materials", methods=["POST"])
 @limits.lookup_limit
 def public_add_material(case_no: str):
@@ -195,7 +205,13 @@ def public_add_material(case_no: str):
         return _not_found()
     if appeal.status not in OPEN_STATES:
         return error_response(409, _("申诉已结束，不能再补充材料。"))
-    upload = request.files.get("file")
+    # One file per request: stop reading the body (however it is sent, chunked or not) once it passes the file limit.
+    one_file = current_app.config["MAX_FILE_BYTES"] + MULTIPART_OVERHEAD
+    request.max_content_length = min(one_file, current_app.config.get("MAX_CONTENT_LENGTH") or one_file)
+    try:
+        upload = request.files.get("file")
+    except RequestEntityTooLarge:
+        return _file_refused(MaterialRejected("file_too_large", materials.file_too_large_message(), 413))
     if upload is None or not upload.filename:
         return error_response(422, _("请选择要上传的文件。"), {"file": [_("请选择要上传的文件。")]})
     try:
@@ -203,11 +219,7 @@ def public_add_material(case_no: str):
         db.session.commit()
     except MaterialRejected as exc:
         db.session.rollback()
-        body = {"error": exc.message, "reason": exc.reason_code, "errors": {"file": [exc.message]}}
-        return jsonify(body), exc.status
-    except OSError:
-        db.session.rollback()
-        return error_response(503, _("文件保存失败，请稍后重试。"))
+        return _file_refused(exc)
     resp = jsonify(
         {
             "id": material.id,
@@ -263,10 +275,11 @@ def _errors(*statuses: int) -> dict[str, Any]:
         404: "Unknown case number or wrong access code (the same answer)",
         409: "The case is closed or the action is not open in its state",
         413: "Too large: a file, the appeal's total of files, or a JSON body over 256 KB",
-        415: "File type not allowed (checked by content)",
+        415: "File type not allowed (checked by content), or carrying macros, script or a hidden archive",
         422: "Validation failed; `errors` names each field",
         429: "Too many requests",
         503: "Storage unavailable",
+        507: "The server's storage is full; nothing was stored",
     }
     return {str(s): {"description": text[s], "content": _ERR} for s in statuses}
 
@@ -522,7 +535,7 @@ openapi.PATHS.update(
                         "description": "Stored",
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MaterialReceipt"}}},
                     },
-                    **_errors(404, 409, 413, 415, 422, 429, 503),
+                    **_errors(404, 409, 413, 415, 422, 429, 503, 507),
                 },
             }
         },
