@@ -25,6 +25,7 @@ CLOSED_STATES = ("closed", "rejected", "withdrawn")
 QUEUES = ("new", "mine", "waiting", "overdue", "closed")
 SORTS = ("deadline", "-deadline", "received", "-received")
 PER_PAGE = 50
+COUNT_CAP = 2000  # lists count their rows exactly up to this many (see Page)
 
 
 @dataclass
@@ -37,6 +38,7 @@ class QueueFilters:
     received_from: dt.date | None = None  # Asia/Shanghai dates, inclusive
     received_to: dt.date | None = None
     assignee_id: int | None = None
+    unassigned: bool = False
     overdue: bool | None = None
 
 
@@ -92,25 +94,35 @@ def queue_condition(name: str, user_id: int | None, now: dt.datetime | None = No
     raise KeyError(name)
 
 
-def apply_filters(query: sa.Select, f: QueueFilters, now: dt.datetime | None = None) -> sa.Select:
-    """Narrow a select of appeals by the chosen filters."""
+def filter_conditions(f: QueueFilters, now: dt.datetime | None = None) -> list[sa.ColumnElement[bool]]:
+    """The WHERE clauses of the chosen filters (the staff queues and the API list share them)."""
+    where = []
     if f.state:
-        query = query.where(Appeal.status == f.state)
+        where.append(Appeal.status == f.state)
     if f.operator_id:
-        query = query.where(Appeal.operator_id == f.operator_id)
+        where.append(Appeal.operator_id == f.operator_id)
     if f.category:
-        query = query.where(Appeal.category == f.category)
+        where.append(Appeal.category == f.category)
     if f.received_from:
-        query = query.where(Appeal.received_at >= _local_midnight_utc(f.received_from))
+        where.append(Appeal.received_at >= _local_midnight_utc(f.received_from))
     if f.received_to:
-        query = query.where(Appeal.received_at < _local_midnight_utc(f.received_to + dt.timedelta(days=1)))
-    if f.assignee_id:
-        query = query.where(Appeal.assignee_id == f.assignee_id)
-    if f.overdue is True:
-        query = query.where(overdue_condition(now))
+        where.append(Appeal.received_at < _local_midnight_utc(f.received_to + dt.timedelta(days=1)))
+    if f.unassigned:
+        where.append(Appeal.assignee_id.is_(None))
+    elif f.assignee_id is not None:
+        where.append(Appeal.assignee_id == f.assignee_id)
+    if f.overdue is True:  # only an open case can be overdue: naming the open states lets the status index serve it
+        where.append(sa.and_(Appeal.status.in_(OPEN_STATES), overdue_condition(now)))
     elif f.overdue is False:
-        query = query.where(sa.not_(overdue_condition(now)))
-    return query
+        where.append(sa.not_(sa.and_(Appeal.status.in_(OPEN_STATES), overdue_condition(now))))
+    return where
+
+
+def queue_conditions(
+    name: str, user_id: int | None, filters: QueueFilters | None = None, now: dt.datetime | None = None
+) -> list[sa.ColumnElement[bool]]:
+    """The WHERE clauses of a filtered queue (for its page and its count)."""
+    return [queue_condition(name, user_id, now), *filter_conditions(filters or QueueFilters(), now)]
 
 
 def queue_select(
@@ -124,10 +136,9 @@ def queue_select(
     query = (
         sa.select(Appeal)
         .options(joinedload(Appeal.operator), joinedload(Appeal.assignee))
-        .where(queue_condition(name, user_id, now))
+        .where(*queue_conditions(name, user_id, filters, now))
     )
-    query = apply_filters(query, filters or QueueFilters(), now)
-    if sort not in SORTS:
+    if sort not in sorts(name):
         sort = default_sort(name)
     if sort.lstrip("-") == "deadline":
         due = open_due()
@@ -138,6 +149,67 @@ def queue_select(
         order = Appeal.received_at.desc() if sort.startswith("-") else Appeal.received_at.asc()
         query = query.order_by(order, Appeal.id)
     return query
+
+
+def sorts(name: str) -> tuple[str, ...]:
+    """The orders a queue offers: closed cases have no running clock, so the closed queue sorts by date only."""
+    return SORTS[2:] if name == "closed" else SORTS
+
+
+@dataclass
+class Page:
+    """One page of a list and how many rows the whole list holds, counted exactly up to a cap.
+
+    Counting a million closed cases (or every case mentioning 套餐) costs more than the page itself, so the
+    count stops at `cap` rows: `total_exact` is False when there are more, and the page says "more than".
+    It has the attributes of Flask-SQLAlchemy's Pagination that the list template uses.
+    """
+
+    items: list
+    page: int
+    per_page: int
+    total: int
+    total_exact: bool
+    has_next: bool
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def prev_num(self) -> int:
+        return self.page - 1
+
+    @property
+    def next_num(self) -> int:
+        return self.page + 1
+
+    @property
+    def pages(self) -> int | None:
+        """The number of pages, when the total is exact."""
+        return max(1, -(-self.total // self.per_page)) if self.total_exact else None
+
+
+def page_of(
+    select: sa.Select,
+    where: list[sa.ColumnElement[bool]] | None,
+    page: int,
+    per_page: int | None = None,
+    cap: int | None = None,
+) -> Page:
+    """A page of a select of appeals and the count of the rows matching `where`, exact up to `cap`.
+
+    `where=None`: the caller knows there are far more than `cap` rows (see search.results); nothing is counted.
+    """
+    cap = COUNT_CAP if cap is None else cap
+    per_page = per_page or PER_PAGE
+    offset = (page - 1) * per_page
+    rows = list(db.session.scalars(select.limit(per_page + 1).offset(offset)))
+    items, has_next = rows[:per_page], len(rows) > per_page
+    total = count_up_to(where, cap) if where is not None else cap + 1
+    if total <= cap:
+        return Page(items, page, per_page, total, True, has_next)
+    return Page(items, page, per_page, max(cap, offset + len(items)), False, has_next)
 
 
 def next_due_for(appeal_ids: list[int]) -> dict[int, dt.datetime]:
@@ -152,20 +224,16 @@ def next_due_for(appeal_ids: list[int]) -> dict[int, dt.datetime]:
     return {appeal_id: due for appeal_id, due in rows}
 
 
-def queue_counts(user_id: int | None, now: dt.datetime | None = None) -> dict[str, int]:
-    """How many cases each queue holds: the states from one grouped count, mine and overdue from the open cases."""
-    by_state = state_counts()
-    mine = db.session.scalar(sa.select(sa.func.count()).select_from(Appeal).where(queue_condition("mine", user_id)))
-    overdue = db.session.scalar(
-        sa.select(sa.func.count()).select_from(Appeal).where(queue_condition("overdue", user_id, now))
-    )
-    return {
-        "new": sum(by_state.get(s, 0) for s in NEW_STATES),
-        "mine": mine or 0,
-        "waiting": by_state.get("referred", 0),
-        "overdue": overdue or 0,
-        "closed": sum(by_state.get(s, 0) for s in CLOSED_STATES),
-    }
+def count_up_to(where: list[sa.ColumnElement[bool]], cap: int | None = None) -> int:
+    """How many appeals match, counted up to cap + 1 (cap + 1 means "more than cap"; default COUNT_CAP)."""
+    cap = COUNT_CAP if cap is None else cap
+    counted = sa.select(sa.literal(1)).select_from(Appeal).where(*where).limit(cap + 1).subquery()
+    return db.session.scalar(sa.select(sa.func.count()).select_from(counted)) or 0
+
+
+def queue_counts(user_id: int | None, now: dt.datetime | None = None, cap: int | None = None) -> dict[str, int]:
+    """How many cases each queue holds, each counted up to cap + 1 (the closed queue holds nearly every case)."""
+    return {name: count_up_to([queue_condition(name, user_id, now)], cap) for name in QUEUES}
 
 
 def state_counts() -> dict[str, int]:

@@ -5,8 +5,9 @@
     .venv/bin/python scripts/bench_bulletin.py --appeals 1000000 --import-lines 200000
 
 It uses its own database (BENCH_DATABASE_URL, default .../bench_bulletin, created
-and emptied here), fills it with SQL (appeals over five years with their events,
-contacts, materials and deadlines), then measures:
+and emptied here), fills it with scripts/generate_history.py (appeals over ten years with
+their events, clocks, referrals, settlements, materials, contacts and follow-up calls),
+then measures:
   1. the import of a contacts/materials-heavy JSON Lines file (records/s; target >= 10,000);
   2. the rollup of 2022H2 (`cases.statistics.compute`, best of 3) next to one
      hand-written SQL aggregate of the headline figures over the same rows (the floor);
@@ -29,52 +30,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import generate_history  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_bulletin"
 CST = dt.timezone(dt.timedelta(hours=8))
-
-FILL_SQL = """
-INSERT INTO appeal (case_no, status, outcome, version, access_code_hash, channel, complainant_name, phone, id_number,
-                    address, postcode, email, operator_id, service_type, service_number, category, request, facts,
-                    received_at, accepted_at, closed_at, overdue, updated_at, operator_ticket_no)
-SELECT 'BX' || lpad(g::text, 9, '0'), 'closed', CASE WHEN g % 2 = 0 THEN 'settled' ELSE 'acknowledged' END, 1, '',
-       'online', '张三', '139' || lpad((g % 100000000)::text, 8, '0'), '', '', '', '',
-       (SELECT min(id) FROM operator) + (g % 8),
-       'mobile', '139' || lpad((g % 100000000)::text, 8, '0'),
-       (ARRAY['service','charging','marketing','network','porting','security','other'])[1 + g % 7], '', '',
-       timestamp '2020-01-01' + (g::float / :n) * interval '1826 days',
-       timestamp '2020-01-01' + (g::float / :n) * interval '1826 days' + interval '2 days',
-       timestamp '2020-01-01' + (g::float / :n) * interval '1826 days' + interval '1 day' * (3 + g % 20),
-       false, now(), ''
-FROM generate_series(1, :n) AS g;
-
-INSERT INTO case_event (appeal_id, action, from_state, to_state, at, actor_kind, details, public_message, internal)
-SELECT a.id, s.action, s.from_state, s.to_state, a.received_at + s.offset_days * interval '1 day', 'import',
-       CASE WHEN s.action = 'reject' THEN '{"ground": "art11_1"}'::jsonb ELSE '{}'::jsonb END, '', false
-FROM appeal a
-JOIN (VALUES ('submit', NULL, 'received', 0.0), ('accept', 'received', 'accepted', 2.0),
-             ('refer', 'accepted', 'referred', 2.1), ('reply', 'referred', 'replied', 5.0)) AS s(action, from_state, to_state, offset_days)
-  ON true;
-
-INSERT INTO case_event (appeal_id, action, from_state, to_state, at, actor_kind, details, public_message, internal)
-SELECT a.id, CASE WHEN a.outcome = 'settled' THEN 'settle' ELSE 'acknowledge' END, 'replied',
-       CASE WHEN a.outcome = 'settled' THEN 'settled' ELSE 'closed' END, a.closed_at, 'import', '{}'::jsonb, '', false
-FROM appeal a;
-
-INSERT INTO deadline (appeal_id, kind, started_at, due_at, stopped_at, met)
-SELECT a.id, k.kind, a.received_at, a.received_at + k.days * interval '1 day',
-       a.received_at + (CASE WHEN k.kind = 'decision' THEN 2 ELSE 5 END) * interval '1 day', (a.id % 10) <> 0
-FROM appeal a JOIN (VALUES ('decision', 7), ('operator_reply', 10)) AS k(kind, days) ON true;
-
-INSERT INTO contact (channel, at, person_name, phone, topic, notes, answer, callee)
-SELECT (ARRAY['phone_consultation','callback','callback','callback','callback','visit'])[1 + g % 6],
-       timestamp '2020-01-01' + (g::float / (:n * 5)) * interval '1826 days', '', '', '', '', '', ''
-FROM generate_series(1, :n * 5) AS g;
-
-INSERT INTO material (appeal_id, original_name, size, mime_type, sha256, received_at, source)
-SELECT a.id, 'm.jpg', 1000, '', md5(a.id::text || '-' || m) || md5(m::text), a.received_at + m * interval '1 hour', 'legacy'
-FROM appeal a JOIN generate_series(1, 2) AS m ON true;
-"""
 
 FLOOR_SQL = """
 SELECT
@@ -87,16 +48,6 @@ SELECT
     WHERE e.action = 'accept' AND e.at >= :s AND e.at < :e AND o.operator_type = 'basic'),
   (SELECT count(*) FROM case_event WHERE action = 'settle' AND at >= :s AND at < :e)
 """
-
-
-def ensure_database(url: str) -> None:
-    """Create the bench database when it is missing."""
-    import psycopg
-
-    base, name = url.replace("+psycopg", "").rsplit("/", 1)
-    with psycopg.connect(base + "/postgres", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def write_import_file(path: Path, lines: int, appeals_per_100: int = 1, prefix: str = "IM") -> int:
@@ -168,36 +119,32 @@ def main() -> int:
     args = parser.parse_args()
     if not args.url.startswith("postgresql"):
         raise SystemExit("the benchmark runs on PostgreSQL (BENCH_DATABASE_URL)")
-    ensure_database(args.url)
+    generate_history.ensure_database(args.url)
     os.environ.setdefault("INSTANCE_PATH", tempfile.mkdtemp(prefix="bench-instance-"))
 
+    import flask_migrate
     import sqlalchemy as sa
 
     from app import create_app
     from app.extensions import db
-    from cases import importer, reference, statistics
+    from cases import importer, statistics
     from cases.bulletin import Period
     from workflows import replay
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": args.url, "REDIS_URL": None, "TESTING": True})
+    t = time.perf_counter()
     with app.app_context():
-        t = time.perf_counter()
         have = 0
-        if args.reuse and sa.inspect(db.engine).has_table("appeal"):
-            have = db.session.scalar(sa.text("SELECT count(*) FROM appeal WHERE case_no LIKE 'BX%'"))
-        if have == args.appeals:  # reused: add any index declared since it was filled
-            for table in db.metadata.sorted_tables:
-                for index in table.indexes:
-                    index.create(db.engine, checkfirst=True)
-        else:
-            db.drop_all()
-            db.create_all()
-            reference.ensure_reference_data()
-            for statement in FILL_SQL.split(";\n"):
-                if statement.strip():
-                    db.session.execute(sa.text(statement), {"n": args.appeals})
-            db.session.commit()
-        fill = time.perf_counter() - t
+        if args.reuse and sa.inspect(db.engine).has_table("appeal"):  # the generated ones, not those imported
+            prefix = app.config["CASE_PREFIX"]
+            have = db.session.scalar(sa.text("SELECT count(*) FROM appeal WHERE case_no LIKE :p"), {"p": prefix + "%"})
+        db.session.remove()
+        db.engine.dispose()
+    if have != args.appeals:
+        generate_history.generate(args.url, args.appeals)
+    fill = time.perf_counter() - t
+    with app.app_context():
+        flask_migrate.upgrade()  # a reused database gets any migration added since it was filled
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(sa.text("VACUUM ANALYZE"))
         counts = {

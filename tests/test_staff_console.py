@@ -287,3 +287,93 @@ def test_a_queue_offers_only_its_own_states_in_the_state_filter(client, auth):
     closed = client.get("/staff/queues/closed").get_data(as_text=True)
     state_select = closed.split('id="state"')[1].split("</select>")[0]
     assert 'value="rejected"' in state_select and 'value="received"' not in state_select
+
+
+# --- large lists: capped counts, two-character words, common words ------------------------------------------
+
+
+def test_a_list_longer_than_the_cap_says_more_than_and_still_pages(client, auth, monkeypatch):
+    from cases import queues
+
+    auth.as_role("clerk")
+    for n in range(7):
+        make_appeal(service_number=f"1340000{n:04d}", category="network", facts="家中信号差")
+    monkeypatch.setattr(queues, "COUNT_CAP", 5)
+    monkeypatch.setattr(queues, "PER_PAGE", 3)
+    home = client.get("/staff/").get_data(as_text=True)
+    assert 'id="count-new"><span title="超过 5 件">5+</span>' in home
+    first = client.get("/staff/queues/new?sort=received").get_data(as_text=True)
+    assert "超过 5 件" in first and "共 " not in first
+    pages = [
+        _case_numbers(client.get(f"/staff/queues/new?sort=received&page={p}").get_data(as_text=True)) for p in (1, 2, 3)
+    ]
+    assert [len(p) for p in pages] == [3, 3, 1]
+    assert len({n for p in pages for n in p}) == 7
+    last = client.get("/staff/queues/new?sort=received&page=3").get_data(as_text=True)
+    assert 'rel="next"' not in last and 'rel="prev"' in last
+    monkeypatch.setattr(queues, "COUNT_CAP", 7)
+    assert "共 7 件，第 1 / 3 页" in client.get("/staff/queues/new?sort=received").get_data(as_text=True)
+
+
+def test_the_closed_queue_sorts_by_date_only(client, auth):
+    auth.as_role("clerk")
+    older = make_appeal(state="closed", at=dt.datetime(2026, 1, 5, 2))
+    newer = make_appeal(state="closed", at=dt.datetime(2026, 2, 5, 2), service_number="13100000009")
+    page = client.get("/staff/queues/closed?sort=deadline").get_data(as_text=True)
+    assert _case_numbers(page) == [newer.case_no, older.case_no]  # the default, newest first
+    sort_select = page.split('id="sort"')[1].split("</select>")[0]
+    assert 'value="deadline"' not in sort_select and 'value="received"' in sort_select
+
+
+def test_two_character_words_are_found_exactly_and_case_insensitively(client, auth):
+    auth.as_role("mediator")
+    signal = make_appeal(facts="小区手机信号差，通话中断", service_number="13100000001")
+    sim = make_appeal(facts="补办SIM卡被拒", service_number="13100000002")
+    make_appeal(facts="信用卡扣款号码不对", service_number="13100000003")  # 信 and 号 apart: not 信号
+    assert _case_numbers(client.get("/staff/search?q=信号").get_data(as_text=True)) == [signal.case_no]
+    assert _case_numbers(client.get("/staff/search?q=si&key=facts").get_data(as_text=True)) == [sim.case_no]
+    assert _case_numbers(client.get("/staff/search?q=信号 中断").get_data(as_text=True)) == [signal.case_no]
+    assert _case_numbers(client.get("/staff/search?q=信号 SIM卡").get_data(as_text=True)) == []
+    assert len(_case_numbers(client.get("/staff/search?q=号").get_data(as_text=True))) == 2  # one character: ILIKE
+
+
+def test_a_common_word_is_listed_newest_first_without_counting(client, auth, monkeypatch):
+    from cases import search
+
+    auth.as_role("clerk")
+    cases = [
+        make_appeal(facts=f"套餐被变更{n}", service_number=f"1350000{n:04d}", at=dt.datetime(2026, 3, 1 + n, 2))
+        for n in range(3)
+    ]
+    make_appeal(facts="宽带报修", service_number="13600000001")
+    counted = client.get("/staff/search?q=套餐").get_data(as_text=True)
+    assert _case_numbers(counted) == [a.case_no for a in reversed(cases)] and "共 3 件" in counted
+    monkeypatch.setattr(search, "COMMON_ROWS", -1)  # every word counts as common
+    listed = client.get("/staff/search?q=套餐").get_data(as_text=True)
+    assert _case_numbers(listed) == [a.case_no for a in reversed(cases)]
+    assert ("超过" in listed) == on_postgres  # only PostgreSQL has the statistics to skip the count
+
+
+@pytest.mark.skipif(not on_postgres, reason="the character-pair index exists on PostgreSQL only")
+def test_on_postgresql_a_two_character_word_is_served_by_the_pair_index(app):
+    from cases import search
+
+    db.session.execute(sa.text("SET LOCAL enable_seqscan = off"))
+    where = search.condition("扣费", "facts").compile(dialect=db.engine.dialect, compile_kwargs={"literal_binds": True})
+    plan = "\n".join(db.session.scalars(sa.text(f"EXPLAIN SELECT id FROM appeal WHERE {where}")))
+    db.session.rollback()
+    assert "ix_appeal_facts_bigram" in plan, plan
+    assert db.session.scalar(sa.text("SELECT appeal_bigrams('Ab信号')")) == ["ab", "b信", "信号"]
+
+
+@pytest.mark.skipif(not on_postgres, reason="the pattern index matters on PostgreSQL (its collation is not C)")
+def test_on_postgresql_a_case_number_prefix_is_served_by_an_index(app):
+    from cases import search
+
+    db.session.execute(sa.text("SET LOCAL enable_seqscan = off"))
+    where = search.condition("JL2024-00", "case_no").compile(
+        dialect=db.engine.dialect, compile_kwargs={"literal_binds": True}
+    )
+    plan = "\n".join(db.session.scalars(sa.text(f"EXPLAIN SELECT id FROM appeal WHERE {where}")))
+    db.session.rollback()
+    assert "ix_appeal_case_no_pattern" in plan, plan

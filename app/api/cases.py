@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
 from flask import abort, g, jsonify, request
 from flask_babel import gettext as _
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.api import bp, openapi
-from app.api.paging import PAGE_PARAMETERS, PAGE_SCHEMA, Args, BadQuery, iso, page_of
+from app.api.paging import MAX_PER_PAGE, PAGE_PARAMETERS, PAGE_SCHEMA, Args, BadQuery, iso
 from app.errors import error_response
 from app.extensions import db
-from cases import codes, contacts, followups, operator_view, pii
-from cases.models import Appeal, Deadline, Operator, Settlement, User, utcnow
+from cases import codes, followups, operator_view, pii, queues
+from cases.models import Appeal, Operator, Settlement, User, utcnow
 from workflows import engine, lifecycle
 
 
@@ -43,20 +43,6 @@ def _visible_case(case_no: str) -> Appeal:
     if appeal is None:
         abort(404)
     return appeal
-
-
-def _late_clock() -> sa.ColumnElement[bool]:
-    """A running (not stopped, not paused) deadline of the case is past due now."""
-    return (
-        sa.exists()
-        .where(
-            Deadline.appeal_id == Appeal.id,
-            Deadline.stopped_at.is_(None),
-            Deadline.paused_at.is_(None),
-            Deadline.due_at < utcnow(),
-        )
-        .correlate(Appeal)
-    )
 
 
 def _deadlines(appeal: Appeal) -> list[dict[str, Any]]:
@@ -169,55 +155,60 @@ def case_detail_body(appeal: Appeal, for_operator: bool) -> dict[str, Any]:
 
 @bp.route("/cases")
 def cases_list():
-    """Cases with filters and pages; an operator token sees only the cases referred to its company."""
+    """Cases with the staff queues' filters and pages; an operator token sees only the cases referred to its company."""
     args = Args()
-    state = args.choice("state", lifecycle.STATES)
+    filters = queues.QueueFilters(
+        state=args.choice("state", lifecycle.STATES),
+        category=args.choice("category", codes.CATEGORIES),
+        received_from=args.date("received_from"),
+        received_to=args.date("received_to"),
+        overdue=args.boolean("overdue"),
+    )
     operator_code = args.text("operator", 32)
-    category = args.choice("category", codes.CATEGORIES)
-    received_from = args.date("received_from")
-    received_to = args.date("received_to")
     assignee = args.text("assignee", 64)
-    overdue = args.boolean("overdue")
     q = args.text("q", 100)
-    query = sa.select(Appeal)
+    if operator_code:
+        filters.operator_id = db.session.scalar(sa.select(Operator.id).where(Operator.code == operator_code))
+        if filters.operator_id is None:
+            args.errors["operator"] = [_("请选择有效的运营商。")]
+    if assignee == "none":
+        filters.unassigned = True
+    elif assignee:
+        filters.assignee_id = db.session.scalar(sa.select(User.id).where(User.username == assignee))
+        if filters.assignee_id is None and assignee.isdigit() and len(assignee) < 10:
+            filters.assignee_id = db.session.scalar(sa.select(User.id).where(User.id == int(assignee)))
+        if filters.assignee_id is None:
+            args.errors["assignee"] = [_("没有这个用户。")]
+    page = args.integer("page", 1, 1, 1_000_000)
+    per_page = args.integer("per_page", 25, 1, MAX_PER_PAGE)
+    args.check()
+    where = queues.filter_conditions(filters)
     scope = _operator_scope()
     if scope is not None:
-        query = query.where(operator_view.visible_to(scope))
-    if operator_code:
-        op_id = db.session.scalar(sa.select(Operator.id).where(Operator.code == operator_code))
-        if op_id is None:
-            args.errors["operator"] = [_("请选择有效的运营商。")]
-        query = query.where(Appeal.operator_id == op_id)
-    if state:
-        query = query.where(Appeal.status == state)
-    if category:
-        query = query.where(Appeal.category == category)
-    if received_from:
-        query = query.where(Appeal.received_at >= contacts.local_day_start(received_from))
-    if received_to:
-        query = query.where(Appeal.received_at < contacts.local_day_start(received_to + dt.timedelta(days=1)))
-    if assignee == "none":
-        query = query.where(Appeal.assignee_id.is_(None))
-    elif assignee:
-        user_id = db.session.scalar(sa.select(User.id).where(User.username == assignee))
-        if user_id is None and assignee.isdigit():
-            user_id = db.session.scalar(sa.select(User.id).where(User.id == int(assignee)))
-        if user_id is None:
-            args.errors["assignee"] = [_("没有这个用户。")]
-        query = query.where(Appeal.assignee_id == user_id)
-    if overdue is not None:
-        late = sa.or_(Appeal.overdue.is_(True), _late_clock())
-        query = query.where(late if overdue else sa.not_(late))
+        where.append(operator_view.visible_to(scope))
     if q:
-        query = query.where(
+        where.append(
             sa.or_(
                 Appeal.case_no.contains(q, autoescape=True),
                 Appeal.service_number.contains(q, autoescape=True),
                 Appeal.phone.contains(q, autoescape=True),
             )
         )
-    rows, paging = page_of(query.order_by(Appeal.received_at.desc(), Appeal.id.desc()), args)
-    return jsonify({"items": [case_summary(a) for a in rows], **paging})
+    select = (
+        sa.select(Appeal)
+        .options(joinedload(Appeal.operator), joinedload(Appeal.assignee), selectinload(Appeal.deadlines))
+        .where(*where)
+        .order_by(Appeal.received_at.desc(), Appeal.id.desc())
+    )
+    result = queues.page_of(select, where, page, per_page)
+    paging = {
+        "page": page,
+        "per_page": per_page,
+        "total": result.total,
+        "total_exact": result.total_exact,
+        "pages": -(-result.total // per_page),
+    }
+    return jsonify({"items": [case_summary(a) for a in result.items], **paging})
 
 
 @bp.route("/cases/<case_no>")
@@ -385,7 +376,13 @@ openapi.SCHEMAS.update(
                 PAGE_SCHEMA,
                 {
                     "type": "object",
-                    "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/CaseSummary"}}},
+                    "properties": {
+                        "items": {"type": "array", "items": {"$ref": "#/components/schemas/CaseSummary"}},
+                        "total_exact": {
+                            "type": "boolean",
+                            "description": "false: more cases match than were counted; total is a lower bound",
+                        },
+                    },
                 },
             ]
         },

@@ -43,7 +43,7 @@ def _kept_args(form) -> dict[str, str]:
 def index():
     """The staff home page: the user's queues with their counts."""
     counts = queues.queue_counts(g.user.id)
-    return render_template("staff/index.html", counts=counts, titles=QUEUE_TITLES)
+    return render_template("staff/index.html", counts=counts, titles=QUEUE_TITLES, cap=queues.COUNT_CAP)
 
 
 @bp.route("/queues/<name>")
@@ -61,10 +61,12 @@ def queue(name: str):
     ]
     form.fill_choices(operators, staff, queues.queue_states(name))
     form.validate()
-    sort = form.sort.data if form.sort.data in queues.SORTS else queues.default_sort(name)
+    form.sort.choices = [c for c in form.sort.choices if c[0] in queues.sorts(name)]
+    sort = form.sort.data if form.sort.data in queues.sorts(name) else queues.default_sort(name)
     form.sort.data = sort
-    select = queues.queue_select(name, g.user.id, form.filters(), sort)
-    pagination = db.paginate(select, page=_page_number(), per_page=queues.PER_PAGE, error_out=False)
+    filters = form.filters()
+    select = queues.queue_select(name, g.user.id, filters, sort)
+    pagination = queues.page_of(select, queues.queue_conditions(name, g.user.id, filters), _page_number())
     args = _kept_args(form)
     return render_template(
         "staff/queue.html",
@@ -85,9 +87,8 @@ def search_cases():
     pagination = None
     rows: dict = {"next_due": {}, "similar": {}, "now_utc": utcnow()}
     if request.args.get("q") is not None and form.validate():
-        select = search.search_select(form.q.data, form.key.data or "any")
-        if select is not None:
-            pagination = db.paginate(select, page=_page_number(), per_page=queues.PER_PAGE, error_out=False)
+        pagination = search.results(form.q.data, form.key.data or "any", _page_number())
+        if pagination is not None:
             rows = _case_rows(pagination)
     args = _kept_args(form)
     return render_template("staff/search.html", form=form, pagination=pagination, args=args, **rows)
