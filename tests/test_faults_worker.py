@@ -108,14 +108,20 @@ class WorkerProcesses:
         self.started.append(proc)
         return proc
 
+    def kill(self, proc: subprocess.Popen) -> list[int]:
+        """SIGKILL a worker, then the children it leaves behind (its horse, rq's scheduler); returns those."""
+        family = children(proc.pid)
+        for pid in [proc.pid, *family]:  # the worker first, so nobody is left to notice the horse dying
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        proc.wait(10)
+        return family
+
     def stop_all(self) -> None:
         for proc in self.started:
-            for pid in [*children(proc.pid), proc.pid]:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            proc.wait(10)
+            self.kill(proc)
         self.log.close()
 
 
@@ -225,9 +231,7 @@ def test_a_worker_killed_with_its_horse_mid_rollup_has_the_job_run_again_by_a_ne
     worker = workers.start()  # it starts up (a few seconds) while the cases are made
     some_cases()
     horse, lock, row_id = catch_the_rollup_in_the_middle(redis_app, worker)
-    os.kill(worker.pid, signal.SIGKILL)  # the worker first, so nobody is left to notice the horse dying
-    worker.wait(10)
-    os.kill(horse, signal.SIGKILL)
+    assert horse in workers.kill(worker)
     wait_for(lambda: not alive(horse), "the horse to die")
     lock.release()
     workers.start()  # restarted at once, as a process supervisor would
