@@ -171,6 +171,7 @@ class Page:
     total: int
     total_exact: bool
     has_next: bool
+    counted: bool = True  # False: total only says how many rows were seen so far ("at least")
 
     @property
     def has_prev(self) -> bool:
@@ -199,14 +200,17 @@ def page_of(
 ) -> Page:
     """A page of a select of appeals and the count of the rows matching `where`, exact up to `cap`.
 
-    `where=None`: the caller knows there are far more than `cap` rows (see search.results); nothing is counted.
+    `where=None`: nothing is counted (see search.results); the total is what the pages so far have shown.
     """
     cap = COUNT_CAP if cap is None else cap
     per_page = per_page or PER_PAGE
     offset = (page - 1) * per_page
     rows = list(db.session.scalars(select.limit(per_page + 1).offset(offset)))
     items, has_next = rows[:per_page], len(rows) > per_page
-    total = count_up_to(where, cap) if where is not None else cap + 1
+    if where is None:
+        seen = offset + len(items) + has_next
+        return Page(items, page, per_page, seen, not has_next, has_next, counted=not has_next)
+    total = count_up_to(where, cap)
     if total <= cap:
         return Page(items, page, per_page, total, True, has_next)
     return Page(items, page, per_page, max(cap, offset + len(items)), False, has_next)

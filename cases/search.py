@@ -4,7 +4,7 @@ Words in the facts, on PostgreSQL: a two-character word (信号, 扣费, 套餐:
 GIN index of the facts' character pairs (ix_appeal_facts_bigram), exactly; a longer word with ILIKE served by
 the trigram index; a single character with ILIKE alone, which reads every row. Elsewhere (SQLite) every word is
 matched with ILIKE. A word so common that PostgreSQL's statistics expect more than COMMON_ROWS cases is listed
-by walking the cases newest first (the first 50 come at once) and not counted: the page says "more than".
+by walking the cases newest first (the first 50 come at once) and not counted: the page says "at least".
 """
 
 from __future__ import annotations
@@ -110,17 +110,28 @@ def estimated_rows(where: sa.ColumnElement[bool]) -> float:
     return float(plan[0]["Plan"]["Plan Rows"])
 
 
+def _common(where: sa.ColumnElement[bool], words: list[str]) -> bool:
+    """Whether the statistics expect many matches: for all the words together, or for each word on its own.
+
+    Words each common are listed by walking the newest cases (the words of one complaint tend to come together);
+    their estimate together assumes they are independent, which for words of one phrase is far too low.
+    """
+    if estimated_rows(where) > COMMON_ROWS:
+        return True
+    return len(words) > 1 and all(estimated_rows(_facts_contain(w)) > COMMON_ROWS for w in words)
+
+
 def results(text: str, key: str, page: int) -> queues.Page | None:
     """A page of the search's results, newest first; None for an empty search.
 
     Common words are listed with ILIKE alone (the received_at index read backwards meets 50 matches soon) and
-    not counted; rarer ones through their indexes, counted exactly up to the cap.
+    not counted (the page says "at least"); rarer ones through their indexes, counted exactly up to the cap.
     """
     where = condition(text, key)
     if where is None:
         return None
     words = facts_words(text, key)
-    if words and _on_postgres() and estimated_rows(where) > COMMON_ROWS:
+    if words and _on_postgres() and _common(where, words):
         plain = sa.and_(*[_contains(Appeal.facts, w) for w in words])
         return queues.page_of(search_select(plain), None, page)
     return queues.page_of(search_select(where), [where], page)

@@ -253,10 +253,13 @@ def test_on_postgresql_the_facts_have_a_trigram_gin_index_that_serves_the_word_s
 
 
 def test_the_queues_know_the_same_open_and_closed_states_as_the_lifecycle_table():
-    from cases import queues
+    import re
+
+    from cases import models, queues
     from workflows import lifecycle
 
     assert set(queues.OPEN_STATES) == set(lifecycle.OPEN_STATES)
+    assert set(re.findall(r"'(\w+)'", models.OPEN_STATES_SQL)) == set(lifecycle.OPEN_STATES)  # the partial index
     assert set(queues.CLOSED_STATES) == set(lifecycle.STATES) - set(lifecycle.OPEN_STATES)
 
 
@@ -338,7 +341,7 @@ def test_two_character_words_are_found_exactly_and_case_insensitively(client, au
 
 
 def test_a_common_word_is_listed_newest_first_without_counting(client, auth, monkeypatch):
-    from cases import search
+    from cases import queues, search
 
     auth.as_role("clerk")
     cases = [
@@ -351,7 +354,13 @@ def test_a_common_word_is_listed_newest_first_without_counting(client, auth, mon
     monkeypatch.setattr(search, "COMMON_ROWS", -1)  # every word counts as common
     listed = client.get("/staff/search?q=套餐").get_data(as_text=True)
     assert _case_numbers(listed) == [a.case_no for a in reversed(cases)]
-    assert ("超过" in listed) == on_postgres  # only PostgreSQL has the statistics to skip the count
+    assert "共 3 件" in listed  # one page: every match was seen, so the total is known without counting
+    monkeypatch.setattr(queues, "PER_PAGE", 2)
+    first = client.get("/staff/search?q=套餐").get_data(as_text=True)
+    assert _case_numbers(first) == [cases[2].case_no, cases[1].case_no]
+    assert ("至少 3 件" in first) == on_postgres  # the two shown and one more seen
+    last = client.get("/staff/search?q=套餐&page=2").get_data(as_text=True)
+    assert _case_numbers(last) == [cases[0].case_no] and "共 3 件" in last  # the last page knows the total
 
 
 @pytest.mark.skipif(not on_postgres, reason="the character-pair index exists on PostgreSQL only")
