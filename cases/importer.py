@@ -41,6 +41,7 @@ from cases.models import (
     Settlement,
     SubscriberCount,
 )
+from cases.rows import row_of
 
 KINDS = ("operator", "subscribers", "contact", "appeal", "material", "baseline")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -183,22 +184,6 @@ def bulk_insert(table: sa.Table, rows: list[dict[str, Any]]) -> None:
             copy.write_row(values)
 
 
-def _row_of(obj: Any) -> dict[str, Any]:
-    """The column values of a new ORM object, with the columns' Python defaults where it set nothing."""
-    row: dict[str, Any] = {}
-    for attr in sa.inspect(obj).mapper.column_attrs:
-        col = attr.columns[0]
-        if col.primary_key:
-            continue
-        if attr.key in obj.__dict__:
-            row[col.name] = obj.__dict__[attr.key]
-        elif col.default is not None:
-            row[col.name] = col.default.arg if col.default.is_scalar else col.default.arg(None)
-        else:
-            row[col.name] = None
-    return row
-
-
 def write_replayed(appeals: list[Appeal]) -> None:
     """Write appeals built and replayed in this session with COPY (PostgreSQL): the same rows the ORM would write.
 
@@ -209,7 +194,7 @@ def write_replayed(appeals: list[Appeal]) -> None:
     table = Appeal.__table__
     ids = (
         db.session.execute(
-            sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), [_row_of(a) for a in appeals]
+            sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), [row_of(a) for a in appeals]
         )
         .scalars()
         .all()
@@ -229,7 +214,7 @@ def write_replayed(appeals: list[Appeal]) -> None:
         )
         for child_table, objects in groups:
             for obj in objects:
-                row = _row_of(obj)
+                row = row_of(obj)
                 row["appeal_id"] = appeal_id
                 children[child_table].append(row)
     for child_table, rows in children.items():

@@ -86,6 +86,7 @@ def app(_app_and_schema):
         _empty_tables()
         reference.ensure_reference_data()
         limiter.reset()
+        app.extensions.pop("intake_operators", None)  # cases/intake.py keeps operators a minute; tables are new
         yield app
         db.session.remove()
 

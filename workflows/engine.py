@@ -125,8 +125,9 @@ def perform(
 ) -> CaseEvent:
     """Take `action` on `appeal` as `role`; returns the audit event. Raises a LifecycleError when refused.
 
-    `notify=False` (the historical import) records no notification job and leaves the flush to the caller,
-    so a batch of imported cases is written in one flush.
+    The session is flushed only when a notification job needs the event's id; otherwise the caller's commit
+    (or a new case's single INSERT, `cases.intake.write_new_case`) writes the changes. `notify=False` (the
+    historical import) records no notification job, so a batch of imported cases is written in one flush.
     """
     data = data or {}
     state = appeal.status or "new"
@@ -180,10 +181,8 @@ def perform(
         internal=not t.public,
     )
     db.session.add(event)
-    if not notify:
-        return event
-    db.session.flush()
-    if action in NOTIFY_ACTIONS:
+    if notify and action in NOTIFY_ACTIONS:
+        db.session.flush()  # the job names the event by its id
         outbox.record("notify_case_event", {"event_id": event.id}, dedupe_key=f"notify-event-{event.id}")
     return event
 
