@@ -132,6 +132,9 @@ class Appeal(db.Model):
         # Case-number prefixes (LIKE 'JL2024-00%'): the database's collation is not C, so the unique index
         # cannot serve LIKE; varchar_pattern_ops can (a plain index elsewhere).
         sa.Index("ix_appeal_case_no_pattern", "case_no", postgresql_ops={"case_no": "varchar_pattern_ops"}),
+        # An operator's cases, of a category, in a state: the queue filters' usual combination (and counted
+        # from the index alone); it also serves every look-up by operator.
+        sa.Index("ix_appeal_operator_category", "operator_id", "category", "status"),
         # "My cases": a mediator's few open cases among the many closed ones.
         sa.Index("ix_appeal_assignee_status", "assignee_id", "status"),
         # The open cases by date received: an open queue sorted by date reads these few, not every case.
@@ -164,7 +167,7 @@ class Appeal(db.Model):
     email: Mapped[str] = mapped_column(sa.String(200), default="")
 
     # the matter
-    operator_id: Mapped[int] = mapped_column(sa.ForeignKey("operator.id"), index=True)
+    operator_id: Mapped[int] = mapped_column(sa.ForeignKey("operator.id"))
     service_type: Mapped[str] = mapped_column(sa.String(16))
     service_number: Mapped[str] = mapped_column(sa.String(40))
     category: Mapped[str] = mapped_column(sa.String(16), index=True)

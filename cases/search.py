@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 
 import sqlalchemy as sa
-from sqlalchemy.orm import joinedload
 
 from cases import queues
 from cases.db import db
@@ -94,13 +93,8 @@ def condition(text: str, key: str = "any") -> sa.ColumnElement[bool] | None:
 
 
 def search_select(where: sa.ColumnElement[bool]) -> sa.Select:
-    """The appeals matching a search condition, newest first, with operator and assignee loaded."""
-    return (
-        sa.select(Appeal)
-        .options(joinedload(Appeal.operator), joinedload(Appeal.assignee))
-        .where(where)
-        .order_by(Appeal.received_at.desc(), Appeal.id.desc())
-    )
+    """The appeals matching a search condition, newest first."""
+    return sa.select(Appeal).where(where).order_by(Appeal.received_at.desc(), Appeal.id.desc())
 
 
 def estimated_rows(where: sa.ColumnElement[bool]) -> float:

@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import abort, g, jsonify, request
 from flask_babel import gettext as _
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import selectinload
 
 from app.api import bp, openapi
 from app.api.paging import MAX_PER_PAGE, PAGE_PARAMETERS, PAGE_SCHEMA, Args, BadQuery, iso
@@ -194,13 +194,8 @@ def cases_list():
                 Appeal.phone.contains(q, autoescape=True),
             )
         )
-    select = (
-        sa.select(Appeal)
-        .options(joinedload(Appeal.operator), joinedload(Appeal.assignee), selectinload(Appeal.deadlines))
-        .where(*where)
-        .order_by(Appeal.received_at.desc(), Appeal.id.desc())
-    )
-    result = queues.page_of(select, where, page, per_page)
+    select = sa.select(Appeal).where(*where).order_by(Appeal.received_at.desc(), Appeal.id.desc())
+    result = queues.page_of(select, where, page, per_page, options=(selectinload(Appeal.deadlines),))
     paging = {
         "page": page,
         "per_page": per_page,

@@ -2,6 +2,7 @@
 
 - ix_appeal_case_no_pattern: LIKE 'JL2024-00%' (the collation is not C, so the unique index cannot serve it);
 - ix_appeal_assignee_status (assignee_id, status) replaces ix_appeal_assignee_id: a mediator's open cases;
+- ix_appeal_operator_category (operator_id, category, status) replaces ix_appeal_operator_id: the usual filters;
 - ix_appeal_open_received: the open cases by date received (open queues sorted by date);
 - ix_deadline_running (appeal_id, due_at) of the running clocks: the deadline sort, from the index alone;
 - on PostgreSQL, appeal_bigrams(text) and a GIN index over the facts' character pairs, which serves the
@@ -45,6 +46,8 @@ def upgrade():
     )
     op.create_index("ix_appeal_assignee_status", "appeal", ["assignee_id", "status"])
     op.drop_index("ix_appeal_assignee_id", table_name="appeal")
+    op.create_index("ix_appeal_operator_category", "appeal", ["operator_id", "category", "status"])
+    op.drop_index("ix_appeal_operator_id", table_name="appeal")
     open_states = sa.text(f"status IN {OPEN_STATES}")
     op.create_index(
         "ix_appeal_open_received", "appeal", ["received_at"], postgresql_where=open_states, sqlite_where=open_states
@@ -65,6 +68,8 @@ def downgrade():
         op.execute("DROP FUNCTION appeal_bigrams(text)")
     op.drop_index("ix_deadline_running", table_name="deadline")
     op.drop_index("ix_appeal_open_received", table_name="appeal")
+    op.create_index("ix_appeal_operator_id", "appeal", ["operator_id"])
+    op.drop_index("ix_appeal_operator_category", table_name="appeal")
     op.create_index("ix_appeal_assignee_id", "appeal", ["assignee_id"])
     op.drop_index("ix_appeal_assignee_status", table_name="appeal")
     op.drop_index("ix_appeal_case_no_pattern", table_name="appeal")
