@@ -41,9 +41,13 @@ test: $(DEV_STAMP) translations node_modules/axe-core/axe.min.js
 # Benchmarks on PostgreSQL + Redis (not part of `make test`); each prints its figures next to its targets.
 # Intake under load (wrk, gunicorn, rq worker, upload memory), then import and rollup:
 # BENCH_APPEALS=1000000 make bench for the bulletin at one million appeals.
+# Staff queues and search on a generated history of BENCH_QUEUES_APPEALS appeals (database bench_history,
+# generated once, about 10 minutes for a million, and kept for the next run).
+BENCH_QUEUES_APPEALS ?= 1000000
 bench: $(DEV_STAMP)
 	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null)
 	$(BIN)/python scripts/bench_intake.py
+	$(BIN)/python scripts/bench_queues.py --reuse --appeals $(BENCH_QUEUES_APPEALS)
 	$(BIN)/python scripts/bench_bulletin.py
 
 lint: $(DEV_STAMP)
