@@ -386,3 +386,16 @@ def test_on_postgresql_a_case_number_prefix_is_served_by_an_index(app):
     plan = "\n".join(db.session.scalars(sa.text(f"EXPLAIN SELECT id FROM appeal WHERE {where}")))
     db.session.rollback()
     assert "ix_appeal_case_no_pattern" in plan, plan
+
+
+def test_forged_or_impossible_queue_filters_are_ignored_not_a_server_error(client, auth):
+    auth.as_role("clerk")
+    a = make_appeal()
+    for query in (
+        "operator=99999999999&assignee=99999999999",
+        "operator=x&category=nope&state=closed&sort=zz&overdue=2",
+        "received_from=0001-01-01&received_to=9999-12-31",
+    ):
+        page = client.get(f"/staff/queues/new?{query}")
+        assert page.status_code == 200, query
+        assert _case_numbers(page.get_data(as_text=True)) == [a.case_no], query

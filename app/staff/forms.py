@@ -34,7 +34,7 @@ from wtforms.validators import (
 
 from app.auth.forms import CleanForm
 from app.i18n import is_english
-from cases import codes, queues, search
+from cases import codes, contacts, queues, search
 from cases.models import Operator
 from workflows import lifecycle
 
@@ -88,17 +88,25 @@ class QueueFilterForm(GetForm):
     def filters(self) -> queues.QueueFilters:
         """The chosen filters (only the valid ones)."""
 
+        def chosen(field: Field) -> str | None:
+            """A select's value when it is one of its choices (a forged one is ignored), else None."""
+            return field.data if field.data and not field.errors else None
+
         def as_int(value: str | None) -> int | None:
             """A whole number from a select, or None."""
             return int(value) if value and value.isdigit() else None
 
+        def day(field: Field):
+            """A valid date within the years the records can carry, else None."""
+            return field.data if not field.errors and contacts.plausible(field.data) else None
+
         return queues.QueueFilters(
-            state=self.state.data or None,
-            operator_id=as_int(self.operator.data),
-            category=self.category.data or None,
-            received_from=self.received_from.data if not self.received_from.errors else None,
-            received_to=self.received_to.data if not self.received_to.errors else None,
-            assignee_id=as_int(self.assignee.data),
+            state=chosen(self.state),
+            operator_id=as_int(chosen(self.operator)),
+            category=chosen(self.category),
+            received_from=day(self.received_from),
+            received_to=day(self.received_to),
+            assignee_id=as_int(chosen(self.assignee)),
             overdue={"1": True, "0": False}.get(self.overdue.data or ""),
         )
 
