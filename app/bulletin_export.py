@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,12 +122,24 @@ def chart_rows(figures: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     }
 
 
+_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?%?")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def cell(value: Any) -> Any:
+    """A value a spreadsheet program shows as text and never runs: text that starts like a formula
+    (=, +, -, @, a tab, or their full-width forms) gets a leading apostrophe; numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
 def csv_response(table: Table, filename: str) -> Response:
     """One table as a CSV download (UTF-8 with BOM, so spreadsheet programs read the Chinese)."""
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(table.headers)
-    writer.writerows(table.rows)
+    writer.writerow([cell(h) for h in table.headers])
+    writer.writerows([cell(v) for v in row] for row in table.rows)
     return Response(
         "\ufeff" + buf.getvalue(),
         mimetype="text/csv",
@@ -142,10 +155,10 @@ def xlsx_response(all_tables: list[Table], filename: str) -> Response:
     wb.remove(wb.active)
     for t in all_tables:
         ws = wb.create_sheet(title=t.key[:31])
-        ws.append([t.title])
-        ws.append(t.headers)
+        ws.append([cell(t.title)])
+        ws.append([cell(h) for h in t.headers])
         for row in t.rows:
-            ws.append(row)
+            ws.append([cell(v) for v in row])
     buf = io.BytesIO()
     wb.save(buf)
     return Response(

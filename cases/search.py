@@ -115,7 +115,7 @@ def _common(where: sa.ColumnElement[bool], words: list[str]) -> bool:
     return len(words) > 1 and all(estimated_rows(_facts_contain(w)) > COMMON_ROWS for w in words)
 
 
-def results(text: str, key: str, page: int) -> queues.Page | None:
+def results(text: str, key: str, page: int, per_page: int | None = None) -> queues.Page | None:
     """A page of the search's results, newest first; None for an empty search.
 
     Common words are listed with ILIKE alone (the received_at index read backwards meets 50 matches soon) and
@@ -127,5 +127,5 @@ def results(text: str, key: str, page: int) -> queues.Page | None:
     words = facts_words(text, key)
     if words and _on_postgres() and _common(where, words):
         plain = sa.and_(*[_contains(Appeal.facts, w) for w in words])
-        return queues.page_of(search_select(plain), None, page)
-    return queues.page_of(search_select(where), [where], page)
+        return queues.page_of(search_select(plain), None, page, per_page)
+    return queues.page_of(search_select(where), [where], page, per_page)

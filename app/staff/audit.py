@@ -49,6 +49,7 @@ def pii_field_names() -> dict[str, str]:
         "id_number": str(_l("身份证号码")),
         "address": str(_l("地址")),
         "email": str(_l("电子邮箱")),
+        "export": str(_l("导出（全部个人信息和陈述）")),
     }
 
 

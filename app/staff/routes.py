@@ -46,11 +46,8 @@ def index():
     return render_template("staff/index.html", counts=counts, titles=QUEUE_TITLES, cap=queues.COUNT_CAP)
 
 
-@bp.route("/queues/<name>")
-def queue(name: str):
-    """A work queue, filtered, sorted and paginated."""
-    if name not in queues.QUEUES:
-        abort(404)
+def queue_listing(name: str) -> tuple[QueueFilterForm, sa.Select, list, dict[str, str]]:
+    """A queue's filter form read from the query string, its sorted select, its WHERE clauses and the kept args."""
     form = QueueFilterForm(request.args)
     operators = list(db.session.scalars(sa.select(Operator).order_by(Operator.id)))
     staff = [
@@ -66,8 +63,16 @@ def queue(name: str):
     form.sort.data = sort
     filters = form.filters()
     select = queues.queue_select(name, g.user.id, filters, sort)
-    pagination = queues.page_of(select, queues.queue_conditions(name, g.user.id, filters), _page_number())
-    args = _kept_args(form)
+    return form, select, queues.queue_conditions(name, g.user.id, filters), _kept_args(form)
+
+
+@bp.route("/queues/<name>")
+def queue(name: str):
+    """A work queue, filtered, sorted and paginated."""
+    if name not in queues.QUEUES:
+        abort(404)
+    form, select, where, args = queue_listing(name)
+    pagination = queues.page_of(select, where, _page_number())
     return render_template(
         "staff/queue.html",
         name=name,
