@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cases.db import db
@@ -20,7 +21,7 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-JSONType = sa.JSON().with_variant(sa.dialects.postgresql.JSONB(), "postgresql")
+JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 # The open states of the lifecycle table (tests keep cases.queues.OPEN_STATES equal to it), for a partial index.
 OPEN_STATES_SQL = "('received', 'awaiting_materials', 'accepted', 'referred', 'replied', 'mediating', 'settled')"
 
