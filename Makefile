@@ -38,17 +38,20 @@ node_modules/axe-core/axe.min.js: package.json package-lock.json
 test: $(DEV_STAMP) translations node_modules/axe-core/axe.min.js
 	bash scripts/test.sh
 
-# Benchmarks on PostgreSQL + Redis (not part of `make test`); each prints its figures next to its targets.
-# Intake under load (wrk, gunicorn, rq worker, upload memory), then import and rollup:
-# BENCH_APPEALS=1000000 make bench for the bulletin at one million appeals.
-# Staff queues and search on a generated history of BENCH_QUEUES_APPEALS appeals (database bench_history,
-# generated once, about 10 minutes for a million, and kept for the next run).
-BENCH_QUEUES_APPEALS ?= 1000000
+# Benchmarks on PostgreSQL + Redis (not part of `make test`); each prints its figures next to its targets,
+# and `scripts/bench_results.py` prints all of this run's figures in one table at the end.
+# 1. intake under load (wrk, gunicorn, rq worker, upload memory; database bench_intake);
+# 2. staff queues and search, then 3. the bulletin's import and rollup, both on one generated history of
+#    BENCH_APPEALS appeals (database bench_history: generated once, about 10 minutes for a million, then kept).
+BENCH_APPEALS ?= 1000000
+BENCH_HISTORY_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/bench_history
 bench: $(DEV_STAMP)
 	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null)
-	$(BIN)/python scripts/bench_intake.py
-	$(BIN)/python scripts/bench_queues.py --reuse --appeals $(BENCH_QUEUES_APPEALS)
-	$(BIN)/python scripts/bench_bulletin.py
+	@rm -f artifacts/bench/results.jsonl
+	-$(BIN)/python scripts/bench_intake.py
+	-$(BIN)/python scripts/bench_queues.py --reuse --appeals $(BENCH_APPEALS) --url $(BENCH_HISTORY_URL)
+	-$(BIN)/python scripts/bench_bulletin.py --reuse --appeals $(BENCH_APPEALS) --url $(BENCH_HISTORY_URL)
+	$(BIN)/python scripts/bench_results.py
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

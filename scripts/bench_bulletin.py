@@ -28,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_results import record
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -43,10 +45,11 @@ SELECT
   (SELECT count(*) FROM contact WHERE channel = 'callback' AND at >= :s AND at < :e),
   (SELECT count(*) FROM contact WHERE channel = 'visit' AND at >= :s AND at < :e),
   (SELECT count(*) FROM material WHERE received_at >= :s AND received_at < :e),
-  (SELECT count(*) FROM case_event WHERE action = 'accept' AND at >= :s AND at < :e),
-  (SELECT count(*) FROM case_event e JOIN appeal a ON a.id = e.appeal_id JOIN operator o ON o.id = a.operator_id
+  (SELECT count(DISTINCT appeal_id) FROM case_event WHERE action = 'accept' AND at >= :s AND at < :e),
+  (SELECT count(DISTINCT e.appeal_id) FROM case_event e JOIN appeal a ON a.id = e.appeal_id
+    JOIN operator o ON o.id = a.operator_id
     WHERE e.action = 'accept' AND e.at >= :s AND e.at < :e AND o.operator_type = 'basic'),
-  (SELECT count(*) FROM case_event WHERE action = 'settle' AND at >= :s AND at < :e)
+  (SELECT count(DISTINCT appeal_id) FROM case_event WHERE action = 'settle' AND at >= :s AND at < :e)
 """
 
 
@@ -185,6 +188,16 @@ def main() -> int:
         )
     ok_import = rate >= 10_000
     ok_rollup = rollup <= 2 * floor and rollup < 5
+    part = f"bulletin, {args.appeals:,} appeals"
+    record(part, "import, contacts/materials-heavy", f"{rates[1]:,.0f} records/s", ">= 10,000 records/s", ok_import)
+    record(part, "import, seed-like mix (12% appeals)", f"{rates[12]:,.0f} records/s", "(not a target)")
+    record(
+        part,
+        "rollup 2022H2 vs SQL floor",
+        f"{rollup:.3f} s vs {floor:.3f} s = {rollup / floor:.2f}x",
+        "<= 2x floor and < 5 s",
+        ok_rollup,
+    )
     print(
         f"targets: import (contacts/materials-heavy) >= 10,000 records/s: {'PASS' if ok_import else 'FAIL'}; ", end=""
     )

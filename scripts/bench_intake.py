@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
+from bench_results import record
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
@@ -320,6 +321,21 @@ def main() -> int:
     print(f"  target p99 <= 200 ms: {ms(load['LATENCY_P99_US']):.1f} ms -> {'MET' if ok_p99 else 'NOT MET'}")
     print(f"  exact phase: {args.exact} appeals by {args.connections} clients, answers {dict(sorted(answers.items()))}")
     grew_mb = (rss_after - rss_before) / 1024
+    part = f"intake, {args.connections} clients"
+    record(part, "floor: GET /api/v1/health", f"{floor['rps']:,.0f} req/s, p99 {ms(floor['LATENCY_P99_US']):.0f} ms")
+    record(part, "POST /api/v1/appeals throughput", f"{load['rps']:.0f} appeals/s", ">= 200 appeals/s", ok_rate)
+    record(
+        part,
+        "POST /api/v1/appeals latency",
+        f"p50 {ms(load['LATENCY_P50_US']):.0f} / p95 {ms(load['LATENCY_P95_US']):.0f} "
+        f"/ p99 {ms(load['LATENCY_P99_US']):.0f} ms",
+        "p99 <= 200 ms",
+        ok_p99,
+    )
+    record(
+        part, "nothing lost", f"{created} answered 201, {stored} stored, {events} submit events", "all equal", ok_lost
+    )
+    record(part, "20 MB upload, workers' memory", f"+{grew_mb:.1f} MB", "< 5 MB", grew_mb < 5)
     print(
         f"  20 MB upload: the gunicorn workers' memory {rss_before / 1024:.1f} MB -> {rss_after / 1024:.1f} MB "
         f"(+{grew_mb:.1f} MB); target < 5 MB -> {'MET' if grew_mb < 5 else 'NOT MET'}"
