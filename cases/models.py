@@ -215,7 +215,7 @@ class CaseEvent(db.Model):
     """One entry of a case's audit trail: a lifecycle action, a note, a reply, a view of personal data."""
 
     __tablename__ = "case_event"
-    __table_args__ = (sa.Index("ix_case_event_action_at", "action", "at"),)
+    __table_args__ = (sa.Index("ix_case_event_action_at", "action", "at", "appeal_id"),)  # cases, not events
 
     id: Mapped[int] = mapped_column(primary_key=True)
     appeal_id: Mapped[int] = mapped_column(sa.ForeignKey("appeal.id"), index=True)

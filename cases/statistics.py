@@ -34,10 +34,12 @@ COUNTED_ACTIONS = ("accept", "reject", "withdraw", "settle", "acknowledge", "dis
 BASIC = "basic"
 CONTACT_CHANNELS = ("phone_consultation", "callback", "visit")
 
-# The statistics' own indexes (migration 0005): the median time to closure reads appeals by closing time
+# The statistics' own indexes (migrations 0005 and 0008): the median time to closure reads appeals by closing time
 # (with the receipt time, so from the index alone); timeliness reads clocks by kind and stopping time.
 CLOSED_AT_INDEX = sa.Index("ix_appeal_closed_at", Appeal.closed_at, Appeal.received_at)
 CLOCKS_INDEX = sa.Index("ix_deadline_kind_stopped", Deadline.kind, Deadline.stopped_at, Deadline.met)
+# The breakdown of the period's accepted and settled cases by operator and category (migration 0008).
+BREAKDOWN_INDEX = sa.Index("ix_appeal_breakdown", Appeal.id, Appeal.operator_id, Appeal.category)
 
 # Figures that can be drilled down to their rows, and what each counts.
 DRILLDOWN = {
