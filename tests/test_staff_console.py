@@ -14,11 +14,11 @@ from tests.factories import make_appeal
 
 
 def test_the_home_page_shows_each_queue_with_its_count(client, auth):
-    clerk = auth.as_role("clerk")
+    mediator = auth.as_role("mediator")
     make_appeal()
     make_appeal(state="awaiting_materials")
     mine = make_appeal(state="accepted")
-    mine.assignee_id = clerk.id
+    mine.assignee_id = mediator.id
     db.session.commit()
     make_appeal(state="closed")
     html = client.get("/staff/").get_data(as_text=True)
@@ -28,6 +28,14 @@ def test_the_home_page_shows_each_queue_with_its_count(client, auth):
     for label in ("工作台", "待受理", "我的案件", "等待企业答复", "已超期", "已办结", "搜索"):
         assert label in html
     assert "主管看板" not in html  # supervisors only
+
+
+def test_clerks_are_not_shown_a_my_cases_queue_they_can_never_fill(client, auth):
+    auth.as_role("clerk")  # cases are assigned to mediators only (cases/assignment.py)
+    make_appeal()
+    html = client.get("/staff/").get_data(as_text=True)
+    assert 'id="count-new">1<' in html and 'id="count-mine"' not in html and "我的案件" not in html
+    assert client.get("/staff/queues/mine").status_code == 200  # the page itself still answers
 
 
 @pytest.mark.parametrize("role", ["clerk", "mediator", "supervisor", "admin"])
@@ -225,7 +233,7 @@ def test_the_console_speaks_english_when_asked(client, auth):
     a = make_appeal(state="replied")
     client.set_cookie("lang", "en")
     home = client.get("/staff/").get_data(as_text=True)
-    assert "Workbench" in home and "My cases" in home and "Supervisor dashboard" in home
+    assert "Workbench" in home and "Awaiting decision" in home and "Supervisor dashboard" in home
     case = client.get(f"/staff/cases/{a.case_no}").get_data(as_text=True)
     assert 'lang="en"' in case and "Show in full" in case and "Add internal note" in case
     assert "Record settlement" in case and "Operator carries out the terms by" in case  # labels from the table

@@ -7,7 +7,7 @@ from flask_babel import lazy_gettext as _l
 
 from app import permissions
 from app.staff import bp
-from cases import pii
+from cases import assignment, pii, queues
 from workflows import engine
 
 # (label, endpoint, url arguments) in the order of the nav bar; endpoints of other areas are shown only once they exist.
@@ -38,10 +38,18 @@ def has_endpoint(name: str) -> bool:
     return allowed is not None and user is not None and user.role in allowed
 
 
+def visible_queues() -> list[str]:
+    """The queues the signed-in user works from: "my cases" only for the roles cases are assigned to."""
+    role = getattr(getattr(g, "user", None), "role", None)
+    return [name for name in queues.QUEUES if name != "mine" or role in assignment.ASSIGNABLE_ROLES]
+
+
 def nav_links() -> list[tuple[str, str, dict]]:
     """The (label, endpoint, args) links the current user may follow."""
     links = []
     for label, endpoints, args in NAV:
+        if args.get("name") and args["name"] not in visible_queues():
+            continue
         for endpoint in (endpoints,) if isinstance(endpoints, str) else endpoints:
             if has_endpoint(endpoint):
                 links.append((str(label), endpoint, args))

@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from app.extensions import db
 from app.staff import bp
 from app.staff.forms import QueueFilterForm, SearchForm
+from app.staff.nav import visible_queues
 from cases import assignment, duplicates, queues, search
 from cases.models import Operator, User, utcnow
 from workflows import lifecycle
@@ -43,7 +44,9 @@ def _kept_args(form) -> dict[str, str]:
 def index():
     """The staff home page: the user's queues with their counts."""
     counts = queues.queue_counts(g.user.id)
-    return render_template("staff/index.html", counts=counts, titles=QUEUE_TITLES, cap=queues.COUNT_CAP)
+    return render_template(
+        "staff/index.html", counts=counts, titles=QUEUE_TITLES, cap=queues.COUNT_CAP, names=visible_queues()
+    )
 
 
 def queue_listing(name: str) -> tuple[QueueFilterForm, sa.Select, list, dict[str, str]]:
