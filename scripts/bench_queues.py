@@ -4,8 +4,8 @@
     .venv/bin/python scripts/bench_queues.py --reuse         # measure again on the database generated earlier
     BENCH_APPEALS=200000 .venv/bin/python scripts/bench_queues.py
 
-Production-like: `gunicorn -w 2` (sync workers) on PostgreSQL (BENCH_QUEUES_DATABASE_URL, default bench_history,
-filled by scripts/generate_history.py). A mediator signs in through the real sign-in form; then each kind of
+Production-like: `gunicorn -w 4` (sync workers, as the Procfile) on PostgreSQL (BENCH_QUEUES_DATABASE_URL,
+default bench_history, filled by scripts/generate_history.py). A mediator signs in through the real sign-in form; then each kind of
 request (queue pages with filters and sorts, page 1 and a deep page; search by case number, prefix, phone,
 service number, Chinese words; the API list with a bearer token) is sent --repeat times by one client, after
 one warm-up, and p50/p95/p99 are printed next to the target (p95 <= 100 ms). Then --clients clients send the
@@ -216,7 +216,7 @@ def main() -> int:
     ap.add_argument("--reuse", action="store_true", help="keep a database generated earlier with --appeals appeals")
     ap.add_argument("--repeat", type=int, default=30, help="requests of each kind by one client")
     ap.add_argument("--clients", type=int, default=4, help="concurrent clients in the mixed phase")
-    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=4, help="gunicorn workers (4, as the Procfile)")
     ap.add_argument("--port", type=int, default=8766)
     args = ap.parse_args()
     env = {
