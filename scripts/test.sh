@@ -37,12 +37,19 @@ if [ "$CI" = "true" ] && [ ${#skipped[@]} -gt 0 ]; then
   exit 1
 fi
 
-echo "=== pass 1: SQLite ==="
-TEST_DATABASE_URL= $PY -m pytest -q -p no:cacheprovider "$@" || status=1
+# The real-browser tests drive a whole served app; they run once, on PostgreSQL (the production database)
+# when it is there, else on SQLite.
+sqlite_only=()
+if [ $pg_ok = 1 ]; then
+  sqlite_only=(--ignore=tests/browser)
+fi
+
+echo "=== pass 1: SQLite${sqlite_only:+ (the browser tests run in pass 2)} ==="
+TEST_DATABASE_URL= $PY -m pytest -q -p no:cacheprovider --durations=10 "${sqlite_only[@]}" "$@" || status=1
 
 if [ $pg_ok = 1 ]; then
   echo "=== pass 2: PostgreSQL ==="
-  TEST_DATABASE_URL=$PG_URL $PY -m pytest -q -p no:cacheprovider "$@" || status=1
+  TEST_DATABASE_URL=$PG_URL $PY -m pytest -q -p no:cacheprovider --durations=10 "$@" || status=1
 fi
 
 if [ ${#skipped[@]} -gt 0 ]; then
