@@ -41,16 +41,17 @@ test: $(DEV_STAMP) translations node_modules/axe-core/axe.min.js
 # Benchmarks on PostgreSQL + Redis (not part of `make test`); each prints its figures next to its targets,
 # and `scripts/bench_results.py` prints all of this run's figures in one table at the end.
 # 1. intake under load (wrk, gunicorn, rq worker, upload memory; database bench_intake);
-# 2. staff queues and search, then 3. the bulletin's import and rollup, both on one generated history of
-#    BENCH_APPEALS appeals (database bench_history: generated once, about 10 minutes for a million, then kept).
+# 2. staff queues and search on a generated history of BENCH_APPEALS appeals (database bench_history);
+# 3. the bulletin's import and rollup on the same generated history (same size and seed) in its own database
+#    (bench_bulletin), because the import adds records that would change the queues of the next run.
+# Each history is generated once (about 10 minutes for a million appeals) and kept for later runs.
 BENCH_APPEALS ?= 1000000
-BENCH_HISTORY_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/bench_history
 bench: $(DEV_STAMP)
 	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null)
 	@rm -f artifacts/bench/results.jsonl
 	-$(BIN)/python scripts/bench_intake.py
-	-$(BIN)/python scripts/bench_queues.py --reuse --appeals $(BENCH_APPEALS) --url $(BENCH_HISTORY_URL)
-	-$(BIN)/python scripts/bench_bulletin.py --reuse --appeals $(BENCH_APPEALS) --url $(BENCH_HISTORY_URL)
+	-$(BIN)/python scripts/bench_queues.py --reuse --appeals $(BENCH_APPEALS)
+	-$(BIN)/python scripts/bench_bulletin.py --reuse --appeals $(BENCH_APPEALS)
 	$(BIN)/python scripts/bench_results.py
 
 lint: $(DEV_STAMP)
