@@ -19,6 +19,7 @@ from app.extensions import db
 from app.staff import bp
 from app.staff.case_page import actor_kinds, event_names
 from app.staff.forms import GetForm
+from app.staff.routes import page_number
 from cases.models import Appeal, CaseEvent, PiiView, User
 from workflows.calendar import local_midnight_utc
 
@@ -51,11 +52,6 @@ def pii_field_names() -> dict[str, str]:
         "email": str(_l("电子邮箱")),
         "export": str(_l("导出（全部个人信息和陈述）")),
     }
-
-
-def _page_number() -> int:
-    raw = request.args.get("page", "1")
-    return max(int(raw), 1) if raw.isdigit() and len(raw) < 7 else 1
 
 
 def _narrow(query: sa.Select, form: AuditFilterForm, at: sa.ColumnElement, who: sa.ColumnElement) -> sa.Select:
@@ -104,15 +100,14 @@ def _actions(form: AuditFilterForm) -> sa.Select:
 @bp.route("/audit")
 def audit_log():
     """Who revealed which personal data of which case, or who acted on which case: filtered, newest first."""
-    users = list(db.session.scalars(sa.select(User).where(User.role != "operator").order_by(User.full_name)))
-    users += list(db.session.scalars(sa.select(User).where(User.role == "operator").order_by(User.full_name)))
+    users = list(db.session.scalars(sa.select(User).order_by(User.role == "operator", User.full_name)))  # staff first
     form = AuditFilterForm(request.args)
     form.fill_choices(users)
     form.validate()
     kind = form.kind.data if form.kind.data in KINDS else "pii"
     form.kind.data = kind
     query = _pii_views(form) if kind == "pii" else _actions(form)
-    page = _page_number()
+    page = page_number()
     rows = db.session.execute(query.limit(PER_PAGE + 1).offset((page - 1) * PER_PAGE)).all()
     args = {k: v for k, v in request.args.items() if k in form._fields and v}
     return render_template(

@@ -23,7 +23,7 @@ QUEUE_TITLES = {
 }
 
 
-def _page_number() -> int:
+def page_number() -> int:
     """The requested page number (1 for anything that is not a small positive number)."""
     raw = request.args.get("page", "1")
     return max(int(raw), 1) if raw.isdigit() and len(raw) < 7 else 1
@@ -75,7 +75,7 @@ def queue(name: str):
     if name not in queues.QUEUES:
         abort(404)
     form, select, where, args = queue_listing(name)
-    pagination = queues.page_of(select, where, _page_number())
+    pagination = queues.page_of(select, where, page_number())
     return render_template(
         "staff/queue.html",
         name=name,
@@ -95,7 +95,7 @@ def search_cases():
     pagination = None
     rows: dict = {"next_due": {}, "similar": {}, "now_utc": utcnow()}
     if request.args.get("q") is not None and form.validate():
-        pagination = search.results(form.q.data, form.key.data or "any", _page_number())
+        pagination = search.results(form.q.data, form.key.data or "any", page_number())
         if pagination is not None:
             rows = _case_rows(pagination)
     args = _kept_args(form)
