@@ -83,8 +83,15 @@ def test_pages_and_api_answer_503_while_the_database_is_away_and_recover(app):
     make_user("clerk", "clerk_fault")
     relay = Relay()
     url = DB_URL.replace("127.0.0.1:5432", f"127.0.0.1:{relay.port}")
-    other = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "WTF_CSRF_ENABLED": False,
-                        "REDIS_URL": None, "RATELIMIT_STORAGE_URI": "memory://"})
+    other = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": url,
+            "WTF_CSRF_ENABLED": False,
+            "REDIS_URL": None,
+            "RATELIMIT_STORAGE_URI": "memory://",
+        }
+    )
     client = other.test_client()
     try:
         login = {"username": "clerk_fault", "password": PASSWORD}

@@ -111,7 +111,9 @@ def test_a_consumer_files_an_appeal_and_sees_the_case_number_and_access_code_onc
     assert appeal.phone == "0431-88888888" and appeal.operator.code == "unicom_jl"
     assert [e.action for e in appeal.events] == ["submit"]
     # only a salted slow hash is stored, and it verifies
-    assert code not in appeal.access_code_hash and appeal.access_code_hash.startswith(f"pbkdf2_sha256${tracking.ITERATIONS}$")
+    assert code not in appeal.access_code_hash and appeal.access_code_hash.startswith(
+        f"pbkdf2_sha256${tracking.ITERATIONS}$"
+    )
     assert tracking.verify_access_code(code, appeal.access_code_hash)
     # the receipt is not shown again
     again = client.get("/appeal/receipt")

@@ -32,8 +32,7 @@ def csrf_app(_app_and_schema, app):
 
 def test_every_web_form_refuses_a_post_without_the_csrf_token(csrf_app):
     client = csrf_app.test_client()
-    posts = [r for r in csrf_app.url_map.iter_rules()
-             if "POST" in r.methods and not r.endpoint.startswith("api.")]
+    posts = [r for r in csrf_app.url_map.iter_rules() if "POST" in r.methods and not r.endpoint.startswith("api.")]
     assert posts, "no POST routes found"
     for rule in posts:
         resp = client.post(_sample_url(rule), data={})

@@ -20,8 +20,13 @@ ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "artifacts" / "screenshots"
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 if not Path(CHROMIUM).exists():
@@ -71,19 +76,22 @@ def live_server(tmp_path_factory):
     from cases import accounts, reference
 
     tmp = tmp_path_factory.mktemp("browser")
-    app = create_app({
-        "SQLALCHEMY_DATABASE_URI": _browser_database_url(tmp),
-        "UPLOAD_FOLDER": str(tmp / "uploads"),
-        "REDIS_URL": None,
-        "RATELIMIT_STORAGE_URI": "memory://",
-        "SECRET_KEY": "browser-test",
-    })
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": _browser_database_url(tmp),
+            "UPLOAD_FOLDER": str(tmp / "uploads"),
+            "REDIS_URL": None,
+            "RATELIMIT_STORAGE_URI": "memory://",
+            "SECRET_KEY": "browser-test",
+        }
+    )
     with app.app_context():
         flask_migrate.upgrade()
         reference.ensure_reference_data()
         for role in accounts.ROLES:
-            accounts.create_user(f"b_{role}", PASSWORD, role, f"{role}（测试）",
-                                 "cmcc_jl" if role == "operator" else None)
+            accounts.create_user(
+                f"b_{role}", PASSWORD, role, f"{role}（测试）", "cmcc_jl" if role == "operator" else None
+            )
         db.session.commit()
     server = LiveServer(app)
     yield server
