@@ -145,6 +145,14 @@ class Appeal(db.Model):
             postgresql_where=sa.text(f"status IN {OPEN_STATES_SQL}"),
             sqlite_where=sa.text(f"status IN {OPEN_STATES_SQL}"),
         ),
+        # The open queues' default order (nearest deadline first) and the late cases among the open ones.
+        sa.Index("ix_appeal_next_due", "next_due_at", "id"),
+        sa.Index(
+            "ix_appeal_running_due",
+            "running_due_at",
+            postgresql_where=sa.text("running_due_at IS NOT NULL"),
+            sqlite_where=sa.text("running_due_at IS NOT NULL"),
+        ),
         # Two-character words: a GIN index over the facts' character pairs, PostgreSQL only (see the end of this module).
         sa.Index(
             "ix_appeal_facts_bigram", sa.func.appeal_bigrams(sa.literal_column("facts")), postgresql_using="gin"
@@ -186,6 +194,11 @@ class Appeal(db.Model):
     assignee_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
     repeat_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("appeal.id"), index=True)
     overdue: Mapped[bool] = mapped_column(default=False, index=True)
+    # Kept by the engine from the case's clocks (workflows.engine.set_due_times), so the queues sort and find
+    # overdue cases from the appeal row alone: the earliest due time of the clocks not stopped (paused ones
+    # included), and of those also running (not paused), which is past due when the case is late.
+    next_due_at: Mapped[dt.datetime | None]
+    running_due_at: Mapped[dt.datetime | None]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     operator: Mapped[Operator] = relationship()
@@ -204,6 +217,10 @@ class Appeal(db.Model):
     settlements: Mapped[list[Settlement]] = relationship(back_populates="appeal", order_by="Settlement.id")
 
     __mapper_args__ = {"version_id_col": version}
+
+    def is_late(self, now: dt.datetime) -> bool:
+        """Flagged overdue by the sweep, or a running clock past due at `now` (as the overdue queue holds it)."""
+        return bool(self.overdue or (self.running_due_at is not None and self.running_due_at < now))
 
     def deadline(self, kind: str) -> Deadline | None:
         """The deadline of a kind (decision, operator_reply, consumer_reply), if started."""

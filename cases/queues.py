@@ -1,7 +1,8 @@
 """The staff work queues: which appeals each queue holds, their filters, sorting and the counts.
 
-Every queue is one SELECT (operator and assignee loaded in the same round trip, the
-deadline sort a correlated subquery), so a page of 50 cases costs a fixed number of queries.
+Every queue is one SELECT (operator and assignee loaded in the same round trip); the deadline order and
+the overdue test read the due times the engine keeps on the appeal row, so a page of 50 cases costs a fixed
+number of queries, none of them over the clocks.
 """
 
 from __future__ import annotations
@@ -47,16 +48,6 @@ def _local_midnight_utc(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(0, 0), tzinfo=SHANGHAI).astimezone(dt.UTC).replace(tzinfo=None)
 
 
-def open_due() -> sa.Subquery:
-    """The earliest due time of each case's open clocks (one grouped pass over the few open deadlines)."""
-    return (
-        sa.select(Deadline.appeal_id, sa.func.min(Deadline.due_at).label("due"))
-        .where(Deadline.stopped_at.is_(None))
-        .group_by(Deadline.appeal_id)
-        .subquery("open_due")
-    )
-
-
 def queue_states(name: str) -> tuple[str, ...]:
     """The states a queue can hold (the choices of its state filter)."""
     return {"new": NEW_STATES, "waiting": ("referred",), "closed": CLOSED_STATES}.get(name, OPEN_STATES)
@@ -68,15 +59,10 @@ def default_sort(name: str) -> str:
 
 
 def overdue_condition(now: dt.datetime | None = None) -> sa.ColumnElement[bool]:
-    """A case is overdue when flagged, or when one of its running clocks is past due."""
+    """A case is overdue when flagged, or when one of its running clocks is past due (kept on the row)."""
     now = now or utcnow()
-    late_clock = sa.exists().where(
-        Deadline.appeal_id == Appeal.id,
-        Deadline.stopped_at.is_(None),
-        Deadline.paused_at.is_(None),
-        Deadline.due_at < now,
-    )
-    return sa.or_(Appeal.overdue.is_(True), late_clock)
+    late = sa.and_(Appeal.running_due_at.is_not(None), Appeal.running_due_at < now)  # never NULL, so NOT works
+    return sa.or_(Appeal.overdue.is_(True), late)
 
 
 def queue_condition(name: str, user_id: int | None, now: dt.datetime | None = None) -> sa.ColumnElement[bool]:
@@ -137,10 +123,8 @@ def queue_select(
     if sort not in sorts(name):
         sort = default_sort(name)
     if sort.lstrip("-") == "deadline":
-        due = open_due()
-        query = query.outerjoin(due, due.c.appeal_id == Appeal.id)
-        order = due.c.due.desc() if sort.startswith("-") else due.c.due.asc()
-        query = query.order_by(due.c.due.is_(None), order, Appeal.id)
+        order = Appeal.next_due_at.desc() if sort.startswith("-") else Appeal.next_due_at.asc()
+        query = query.order_by(order.nulls_last(), Appeal.id)
     else:
         order = Appeal.received_at.desc() if sort.startswith("-") else Appeal.received_at.asc()
         query = query.order_by(order, Appeal.id)
@@ -221,18 +205,6 @@ def page_of(
     if total <= cap:
         return Page(items, page, per_page, total, True, has_next)
     return Page(items, page, per_page, max(cap, offset + len(items)), False, has_next)
-
-
-def next_due_for(appeal_ids: list[int]) -> dict[int, dt.datetime]:
-    """The earliest open due time of each listed case, in one query."""
-    if not appeal_ids:
-        return {}
-    rows = db.session.execute(
-        sa.select(Deadline.appeal_id, sa.func.min(Deadline.due_at))
-        .where(Deadline.appeal_id.in_(appeal_ids), Deadline.stopped_at.is_(None))
-        .group_by(Deadline.appeal_id)
-    )
-    return {appeal_id: due for appeal_id, due in rows}
 
 
 def count_up_to(where: list[sa.ColumnElement[bool]], cap: int | None = None) -> int:

@@ -587,6 +587,12 @@ ORDER BY d.g, d.started_at;
 UPDATE appeal a SET overdue = true
 FROM deadline d
 WHERE d.appeal_id = a.id AND a.id > %(base)s AND d.stopped_at IS NULL AND d.paused_at IS NULL AND d.due_at < %(now)s;
+
+-- the due times the engine keeps on the row (workflows.engine.set_due_times)
+UPDATE appeal a SET next_due_at = d.next_due, running_due_at = d.running_due
+FROM (SELECT appeal_id, min(due_at) AS next_due, min(due_at) FILTER (WHERE paused_at IS NULL) AS running_due
+      FROM deadline WHERE stopped_at IS NULL AND appeal_id > %(base)s GROUP BY appeal_id) AS d
+WHERE d.appeal_id = a.id;
 """
 
 REFERRAL_SQL = """

@@ -109,6 +109,14 @@ def test_closed_cases_have_closed_at_and_open_ones_running_clocks(generated):
     mismatched = db.session.execute(sa.text(f"SELECT count(*) FROM appeal a WHERE a.overdue <> {late}"), {"now": NOW})
     assert mismatched.scalar() == 0
     assert 0 < db.session.scalar(sa.text("SELECT count(*) FROM appeal WHERE overdue")) < open_cases
+    # the due times on the row are those of the clocks, as the engine keeps them
+    kept = """SELECT count(*) FROM appeal a WHERE
+        a.next_due_at IS DISTINCT FROM (SELECT min(due_at) FROM deadline d
+                                        WHERE d.appeal_id = a.id AND d.stopped_at IS NULL)
+        OR a.running_due_at IS DISTINCT FROM (SELECT min(due_at) FROM deadline d
+                                              WHERE d.appeal_id = a.id AND d.stopped_at IS NULL AND d.paused_at IS NULL)"""
+    assert db.session.scalar(sa.text(kept)) == 0
+    assert db.session.scalar(sa.text("SELECT count(*) FROM appeal WHERE running_due_at IS NOT NULL")) > 0
 
 
 def test_case_numbers_phones_and_id_numbers_look_real(generated):

@@ -106,3 +106,49 @@ def test_every_action_code_has_a_name():
     for t in lifecycle.TRANSITIONS:
         assert t.action in codes.ACTIONS
         assert t.target in lifecycle.STATES
+
+
+def _sample(field: lifecycle.Field):
+    """A valid value for an action's field, by its kind."""
+    from cases import codes
+
+    if field.kind.startswith("choice:"):
+        return next(iter(codes.ALL[field.kind.split(":", 1)[1]]))
+    return {"date": "2026-12-31", "money": "20", "bool": True, "operator": "cmcc_jl"}.get(field.kind, "说明")
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_row_keeps_the_earliest_due_times_of_its_clocks(app, seed):
+    """Along random walks through the table (pauses, re-referrals, reopening, days passing), the due times on
+    the appeal row equal those of its clocks, and the overdue queue holds the case exactly when it is late."""
+    import random
+
+    from cases import queues
+
+    rng = random.Random(seed)
+    at = dt.datetime(2026, 3, 2, 2, 0)
+    a = new_appeal(at)
+    seen_late = seen_paused = False
+    for _step in range(14):
+        choices = [t for t in lifecycle.TRANSITIONS if a.status in t.sources and t.action != "submit"]
+        if not choices:
+            break
+        t = rng.choice(choices)
+        at += dt.timedelta(days=rng.choice([0, 1, 3, 9, 20]))
+        engine.perform(a, t.action, role=sorted(t.roles)[0], data={f.name: _sample(f) for f in t.fields}, at=at)
+        db.session.commit()
+        db.session.expire_all()
+        open_clocks = [d for d in a.deadlines if d.stopped_at is None]
+        running = [d for d in open_clocks if d.paused_at is None]
+        assert a.next_due_at == min((d.due_at for d in open_clocks), default=None)
+        assert a.running_due_at == min((d.due_at for d in running), default=None)
+        now = at + dt.timedelta(days=rng.choice([0, 5, 15]))
+        late = any(d.due_at < now for d in running)
+        seen_late |= late
+        seen_paused |= len(running) < len(open_clocks)
+        in_queue = db.session.scalar(
+            sa.select(sa.func.count()).where(Appeal.id == a.id, *queues.queue_conditions("overdue", None, now=now))
+        )
+        assert in_queue == (a.status in lifecycle.OPEN_STATES and (late or a.overdue))
+        assert a.is_late(now) == (late or a.overdue)
+    assert seen_late or seen_paused or a.status not in lifecycle.OPEN_STATES

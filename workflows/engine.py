@@ -284,3 +284,12 @@ def _run_clocks(appeal: Appeal, t: Transition, now: dt.datetime) -> None:
         due = calendar.due_after(now, setting(rule.amount_setting), setting(rule.working_setting))
         appeal.deadlines.append(Deadline(kind=kind, started_at=now, due_at=due))
     appeal.overdue = any(d.stopped_at is None and d.paused_at is None and d.due_at < now for d in appeal.deadlines)
+    set_due_times(appeal)
+
+
+def set_due_times(appeal: Appeal) -> None:
+    """Copy the earliest due time of the case's open clocks, and of its running ones, onto the appeal row."""
+    open_dues = [d.due_at for d in appeal.deadlines if d.stopped_at is None]
+    running = [d.due_at for d in appeal.deadlines if d.stopped_at is None and d.paused_at is None]
+    appeal.next_due_at = min(open_dues, default=None)
+    appeal.running_due_at = min(running, default=None)

@@ -46,8 +46,7 @@ def _headers(full: bool) -> list[str]:
     return masked + [_("身份证号码"), _("地址"), _("邮政编码"), _("电子邮箱"), _("申诉请求"), _("事实与理由")]
 
 
-def _row(a: Appeal, due, now, full: bool) -> list[str]:
-    late = bool(a.overdue or (due is not None and due < now))
+def _row(a: Appeal, now, full: bool) -> list[str]:
     row = [
         a.case_no,
         engine.state_name(a.status),
@@ -59,8 +58,8 @@ def _row(a: Appeal, due, now, full: bool) -> list[str]:
         a.phone if full else pii.mask_phone(a.phone),
         a.service_number if full else pii.mask_phone(a.service_number),
         a.assignee.full_name if a.assignee else "",
-        local_datetime(due) if due else "",
-        _("是") if late else _("否"),
+        local_datetime(a.next_due_at) if a.next_due_at else "",
+        _("是") if a.is_late(now) else _("否"),
     ]
     if full:
         row += [a.id_number or "", a.address or "", a.postcode or "", a.email or "", a.request or "", a.facts or ""]
@@ -72,9 +71,8 @@ def _respond(page: queues.Page, title: str, filename: str, fmt: str, full: bool,
     if page.has_next:
         flash(_("列表超过 %(n)s 件，请用筛选条件缩小范围后再导出。", n=MAX_ROWS), "error")
         return redirect(back)
-    due = queues.next_due_for([a.id for a in page.items])
     now = utcnow()
-    table = Table("cases", title, _headers(full), [_row(a, due.get(a.id), now, full) for a in page.items])
+    table = Table("cases", title, _headers(full), [_row(a, now, full) for a in page.items])
     if full:
         db.session.add_all(PiiView(appeal_id=a.id, user_id=g.user.id, field="export", at=now) for a in page.items)
         db.session.commit()

@@ -32,7 +32,7 @@ def page_number() -> int:
 def _case_rows(pagination) -> dict:
     """The extra columns of a list page, each fetched for the whole page in one query."""
     ids = [a.id for a in pagination.items]
-    return {"next_due": queues.next_due_for(ids), "similar": duplicates.similar_counts(ids), "now_utc": utcnow()}
+    return {"similar": duplicates.similar_counts(ids), "now_utc": utcnow()}
 
 
 def _kept_args(form) -> dict[str, str]:
@@ -93,7 +93,7 @@ def search_cases():
     form = SearchForm(request.args)
     form.fill_choices()
     pagination = None
-    rows: dict = {"next_due": {}, "similar": {}, "now_utc": utcnow()}
+    rows: dict = {"similar": {}, "now_utc": utcnow()}
     if request.args.get("q") is not None and form.validate():
         pagination = search.results(form.q.data, form.key.data or "any", page_number())
         if pagination is not None:
