@@ -178,12 +178,13 @@ def page_of(
     per_page: int | None = None,
     cap: int | None = None,
     options: tuple = (),
+    total: int | None = None,
 ) -> Page:
     """A page of a select of appeals and the count of the rows matching `where`, exact up to `cap`.
 
     The page's ids are chosen first and only their rows read with the operator and assignee (plus `options`),
     so a deep page joins 50 rows, not every row it skips. `where=None`: nothing is counted (see search.results);
-    the total is what the pages so far have shown.
+    the total is what the pages so far have shown. `total`: the count up to the cap, when the caller has it.
     """
     cap = COUNT_CAP if cap is None else cap
     per_page = per_page or PER_PAGE
@@ -201,7 +202,7 @@ def page_of(
     if where is None:
         seen = offset + len(items) + has_next
         return Page(items, page, per_page, seen, not has_next, has_next, counted=not has_next)
-    total = count_up_to(where, cap)
+    total = count_up_to(where, cap) if total is None else total
     if total <= cap:
         return Page(items, page, per_page, total, True, has_next)
     return Page(items, page, per_page, max(cap, offset + len(items)), False, has_next)

@@ -99,8 +99,9 @@ def search_select(where: sa.ColumnElement[bool]) -> sa.Select:
 
 def estimated_rows(where: sa.ColumnElement[bool]) -> float:
     """How many appeals PostgreSQL's statistics expect to match (EXPLAIN, nothing is read)."""
-    compiled = sa.select(sa.literal(1)).select_from(Appeal).where(where).compile(dialect=db.engine.dialect)
-    plan = db.session.connection().exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params).scalar()
+    conn = db.session.connection()  # connected first: the dialect learns how this server escapes strings
+    compiled = sa.select(sa.literal(1)).select_from(Appeal).where(where).compile(dialect=conn.dialect)
+    plan = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params).scalar()
     return float(plan[0]["Plan"]["Plan Rows"])
 
 
@@ -119,13 +120,33 @@ def results(text: str, key: str, page: int, per_page: int | None = None) -> queu
     """A page of the search's results, newest first; None for an empty search.
 
     Common words are listed with ILIKE alone (the received_at index read backwards meets 50 matches soon) and
-    not counted (the page says "at least"); rarer ones through their indexes, counted exactly up to the cap.
+    not counted (the page says "at least"); rarer ones through their indexes, counted exactly up to the cap,
+    and when they are no more than the cap, found through the word indexes before they are sorted.
     """
     where = condition(text, key)
     if where is None:
         return None
     words = facts_words(text, key)
-    if words and _on_postgres() and _common(where, words):
-        plain = sa.and_(*[_contains(Appeal.facts, w) for w in words])
-        return queues.page_of(search_select(plain), None, page, per_page)
+    if words and _on_postgres():
+        if _common(where, words):
+            plain = sa.and_(*[_contains(Appeal.facts, w) for w in words])
+            return queues.page_of(search_select(plain), None, page, per_page)
+        total = queues.count_up_to([where])
+        if total <= queues.COUNT_CAP:
+            return queues.page_of(_few_newest_first(where), [where], page, per_page, total=total)
     return queues.page_of(search_select(where), [where], page, per_page)
+
+
+def _few_newest_first(where: sa.ColumnElement[bool]) -> sa.Select:
+    """The matches of a search known to match few cases, found through the word indexes first, then sorted.
+
+    PostgreSQL's estimate for a word can be ten times too high (197元: 10,047 expected, 1,057 found); it then
+    walks the newest cases backwards through the received_at index, filtering each row (51,000 rows read,
+    108 ms). Materializing the matches keeps it on the word index: 1,057 rows found and sorted in 5 ms.
+    """
+    matches = sa.select(Appeal.id, Appeal.received_at).where(where).cte("matches").prefix_with("MATERIALIZED")
+    return (
+        sa.select(Appeal)
+        .join(matches, matches.c.id == Appeal.id)
+        .order_by(matches.c.received_at.desc(), matches.c.id.desc())
+    )

@@ -407,3 +407,44 @@ def test_forged_or_impossible_queue_filters_are_ignored_not_a_server_error(clien
         page = client.get(f"/staff/queues/new?{query}")
         assert page.status_code == 200, query
         assert _case_numbers(page.get_data(as_text=True)) == [a.case_no], query
+
+
+@pytest.mark.skipif(not on_postgres, reason="the materialized word matches are a PostgreSQL plan")
+def test_on_postgresql_a_rare_word_is_found_through_its_index_then_sorted_newest_first(app, monkeypatch):
+    """Matches known to be few are read through the word index and sorted, whatever the planner's estimate."""
+    from cases import queues, search
+
+    cases = [
+        make_appeal(facts=f"多收197元月费{n}", service_number=f"1350000{n:04d}", at=dt.datetime(2026, 3, 1 + n, 2))
+        for n in range(4)
+    ]
+    make_appeal(facts="宽带报修", service_number="13600000001")
+    where = search.condition("197元", "any")
+    select = search._few_newest_first(where).with_only_columns(Appeal.id)
+    db.session.execute(sa.text("SET LOCAL enable_seqscan = off"))
+    compiled = select.compile(dialect=db.engine.dialect, compile_kwargs={"literal_binds": True})
+    plan = "\n".join(db.session.scalars(sa.text(f"EXPLAIN {compiled}".replace("%%", "%"))))
+    db.session.rollback()
+    assert "ix_appeal_facts_trgm" in plan and "ix_appeal_received_at" not in plan, plan
+    monkeypatch.setattr(queues, "PER_PAGE", 3)
+    first, second = search.results("197元", "any", 1), search.results("197元", "any", 2)
+    assert [a.case_no for a in first.items] == [c.case_no for c in reversed(cases[1:])]
+    assert [a.case_no for a in second.items] == [cases[0].case_no]
+    assert first.total == second.total == 4 and first.total_exact and first.has_next and not second.has_next
+
+
+@pytest.mark.skipif(not on_postgres, reason="the planner's estimate is asked of PostgreSQL only")
+def test_a_word_search_as_a_fresh_process_first_statement_works(app):
+    """The estimate's EXPLAIN is compiled after connecting: before, a new process's first statement rendered
+    the LIKE escape for a server without standard strings (ESCAPE '\\\\') and PostgreSQL refused it."""
+    from app import create_app
+    from cases import search
+
+    make_appeal(facts="多收197元月费", service_number="13500000001")
+    fresh = create_app({"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"], "REDIS_URL": None})
+    with fresh.app_context():
+        try:
+            assert search.results("197元", "any", 1).total == 1
+        finally:
+            db.session.remove()
+            db.engine.dispose()
