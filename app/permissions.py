@@ -62,6 +62,9 @@ ROUTES: dict[str, frozenset[str] | str] = {
     "staff.admin_tokens": ADMINS,
     "staff.admin_token_new": ADMINS,
     "staff.admin_token_revoke": ADMINS,
+    "staff.admin_calendar": ADMINS,
+    "staff.admin_calendar_add": ADMINS,
+    "staff.admin_calendar_delete": ADMINS,
     "auth.change_password": SIGNED_IN,
     # operator portal
     "operator.index": OPERATORS,

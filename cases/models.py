@@ -449,6 +449,22 @@ class Baseline(db.Model):
     entered_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class CalendarDay(db.Model):
+    """A day of the official working calendar entered by an admin: a public holiday (休) or a make-up working
+    day (调休上班). It overrides the chinese-calendar package, which covers a year only once a release follows
+    the State Council's schedule; days not entered follow the package, else Monday to Friday."""
+
+    __tablename__ = "calendar_day"
+
+    day: Mapped[dt.date] = mapped_column(primary_key=True)
+    working: Mapped[bool]
+    name: Mapped[str] = mapped_column(sa.String(40), default="")
+    entered_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    entered_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    entered_by: Mapped[User | None] = relationship()
+
+
 class BulletinRevision(db.Model):
     """A numbered snapshot of a period's figures; a published one never changes."""
 

@@ -19,6 +19,7 @@ from app import create_app
 from app.extensions import db, limiter
 from cases import accounts, reference
 from cases.models import User
+from workflows import calendar
 
 DB_URL = os.environ.get("TEST_DATABASE_URL") or ""
 REDIS_URL = os.environ.get("TEST_REDIS_URL") or ""
@@ -87,6 +88,7 @@ def app(_app_and_schema):
         reference.ensure_reference_data()
         limiter.reset()
         app.extensions.pop("intake_operators", None)  # cases/intake.py keeps operators a minute; tables are new
+        calendar.forget_entered_days()  # and workflows/calendar.py the entered holidays
         yield app
         db.session.remove()
 

@@ -39,6 +39,9 @@ MY_ROUTES = {
     "staff.admin_tokens": ("GET", "/staff/admin/tokens"),
     "staff.admin_token_new": ("POST", "/staff/admin/tokens/new"),
     "staff.admin_token_revoke": ("POST", "/staff/admin/tokens/1/revoke"),
+    "staff.admin_calendar": ("GET", "/staff/admin/calendar"),
+    "staff.admin_calendar_add": ("POST", "/staff/admin/calendar"),
+    "staff.admin_calendar_delete": ("POST", "/staff/admin/calendar/2027-01-01/delete"),
     "auth.change_password": ("GET", "/auth/password"),
 }
 
@@ -54,6 +57,9 @@ EXPECTED = {
     "staff.case_mark_repeat": {"clerk", "supervisor"},
     "staff.admin_users": {"admin"},
     "staff.admin_tokens": {"admin"},
+    "staff.admin_calendar": {"admin"},
+    "staff.admin_calendar_add": {"admin"},
+    "staff.admin_calendar_delete": {"admin"},
     "auth.change_password": {"clerk", "mediator", "supervisor", "admin", "operator"},
 }
 

@@ -1,27 +1,47 @@
 """The official Chinese working-day calendar, and deadline arithmetic on it.
 
-Holidays and the make-up working weekends (调休) come from the `chinese-calendar`
-package. For a year the package does not cover yet (it is updated each December
-when the State Council publishes the next year's schedule), Monday to Friday
-count as working days and a warning is logged, so a deadline is never missing.
+Holidays and the make-up working weekends (调休) come from, in this order:
+1. the days an admin entered (`calendar_day`, the page 节假日安排): the State Council
+   publishes the next year's schedule in the autumn, weeks or months before a
+   `chinese-calendar` release covers it, and deadlines running into the new year
+   must count its holidays from the day it is published;
+2. the `chinese-calendar` package;
+3. for a year neither covers, Monday to Friday, with a warning in the log, so a
+   deadline is never missing.
+Each process reads the entered days at most once a minute (`OVERRIDES_TTL`); the
+process that changes them forgets its copy at once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
+import sqlalchemy as sa
+from flask import has_app_context
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+OVERRIDES_TTL = 60.0  # seconds a process keeps the entered days before reading them again
 log = logging.getLogger(__name__)
+_overrides: dict[str, tuple[float, dict[dt.date, bool]]] = {}  # by database URL: (read at, {day: working})
+
+
+def is_working_day(day: dt.date, entered: dict[dt.date, bool] | None = None) -> bool:
+    """True when the day is a working day on the official calendar (entered days first, then the package).
+
+    `entered`: the entered days, when the caller looks at many days (read once, not once a day).
+    """
+    said = (entered_days() if entered is None else entered).get(day)
+    return package_says_working(day) if said is None else said
 
 
 @lru_cache(maxsize=4096)
-def is_working_day(day: dt.date) -> bool:
-    """True when the day is a working day on the official calendar."""
+def package_says_working(day: dt.date) -> bool:
+    """The chinese-calendar package's answer; Monday to Friday for a year it does not cover."""
     try:
         return chinese_calendar.is_workday(day)
     except NotImplementedError:
@@ -29,13 +49,44 @@ def is_working_day(day: dt.date) -> bool:
         return day.weekday() < 5
 
 
+def package_covers(year: int) -> bool:
+    """Whether the installed chinese-calendar knows the year's holidays."""
+    try:
+        chinese_calendar.is_workday(dt.date(year, 1, 1))
+    except NotImplementedError:
+        return False
+    return True
+
+
+def entered_days() -> dict[dt.date, bool]:
+    """The days an admin entered ({day: working}), read at most once per OVERRIDES_TTL; none outside an app."""
+    if not has_app_context():
+        return {}
+    from cases.db import db
+    from cases.models import CalendarDay
+
+    key = str(db.engine.url)
+    read_at, days = _overrides.get(key, (0.0, {}))
+    if time.monotonic() - read_at > OVERRIDES_TTL:
+        with db.session.no_autoflush:  # called mid-action: a case being created must not be flushed half-made
+            days = dict(db.session.execute(sa.select(CalendarDay.day, CalendarDay.working)).tuples().all())
+        _overrides[key] = (time.monotonic(), days)
+    return days
+
+
+def forget_entered_days() -> None:
+    """Read the entered days again on next use (after this process changed them)."""
+    _overrides.clear()
+
+
 def add_working_days(start: dt.date, n: int) -> dt.date:
     """The n-th working day after `start` (the start day itself is not counted)."""
     day = start
     counted = 0
+    entered = entered_days()
     while counted < n:
         day += dt.timedelta(days=1)
-        if is_working_day(day):
+        if is_working_day(day, entered):
             counted += 1
     return day
 
@@ -44,9 +95,10 @@ def working_days_between(start: dt.date, end: dt.date) -> int:
     """Working days after `start` up to and including `end` (0 when end <= start)."""
     count = 0
     day = start
+    entered = entered_days()
     while day < end:
         day += dt.timedelta(days=1)
-        if is_working_day(day):
+        if is_working_day(day, entered):
             count += 1
     return count
 

@@ -30,6 +30,7 @@ from wtforms.validators import (
     NumberRange,
     Optional,
     Regexp,
+    ValidationError,
 )
 
 from app.auth.forms import CleanForm
@@ -301,4 +302,28 @@ class TokenCreateForm(CleanForm):
 
 
 class RevokeForm(CleanForm):
-    """A button that revokes a token."""
+    """A button that revokes a token or removes an entered calendar day (a CSRF token and nothing else)."""
+
+
+class CalendarDaysForm(CleanForm):
+    """Days of the official calendar to enter: one day, or a run of days (a holiday of several days)."""
+
+    MAX_DAYS = 31  # the longest run one entry may hold (the Spring Festival is 8 or 9 days)
+
+    start = DateField(_l("日期（起）"), validators=[InputRequired(_l("请填写日期。"))], render_kw={"type": "date"})
+    end = DateField(_l("日期（止，可不填）"), validators=[Optional()], render_kw={"type": "date"})
+    kind = SelectField(
+        _l("类型"),
+        choices=[("holiday", _l("放假（不计入工作日）")), ("working", _l("调休上班（计入工作日）"))],
+        validators=[InputRequired(_l("请选择类型。"))],
+    )
+    name = StringField(_l("名称"), validators=[DataRequired(_l("请填写名称，例如“春节”。")), Length(max=40)])
+
+    def validate_end(self, field) -> None:
+        """The run ends on or after its first day and holds at most MAX_DAYS days."""
+        if field.data is None or self.start.data is None:
+            return
+        if field.data < self.start.data:
+            raise ValidationError(_l("结束日期不能早于开始日期。"))
+        if (field.data - self.start.data).days >= self.MAX_DAYS:
+            raise ValidationError(_l("一次最多录入 %(n)s 天。", n=self.MAX_DAYS))

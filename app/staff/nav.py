@@ -24,6 +24,7 @@ NAV = (
     (_l("主管看板"), "staff.dashboard", {}),
     (_l("审计记录"), "staff.audit_log", {}),
     (_l("账户管理"), "staff.admin_users", {}),
+    (_l("节假日安排"), "staff.admin_calendar", {}),
 )
 
 
