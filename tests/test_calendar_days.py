@@ -116,3 +116,22 @@ def test_the_page_speaks_english(client, auth):
     auth.as_role("admin")
     html = client.get("/staff/admin/calendar?lang=en", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "Holiday schedule" in html and "Calendar package" in html
+
+
+@pytest.mark.parametrize("role,link", [("admin", True), ("supervisor", False)])
+def test_the_home_page_warns_of_a_year_nobody_has_entered(client, auth, monkeypatch, role, link):
+    monkeypatch.setattr("app.staff.routes.utcnow", lambda: dt.datetime(2026, 11, 29, 2, 0))
+    auth.as_role(role)
+    home = client.get("/staff/").get_data(as_text=True)
+    assert 'id="calendar-2027"' in home and 'id="calendar-2026"' not in home
+    assert ("/staff/admin/calendar?year=2027" in home) == link
+    _enter(dt.date(2027, 1, 1), False, "元旦")
+    assert 'id="calendar-2027"' not in client.get("/staff/").get_data(as_text=True)
+
+
+def test_a_clerk_is_not_told_and_before_october_nobody_is(client, auth, monkeypatch):
+    monkeypatch.setattr("app.staff.routes.utcnow", lambda: dt.datetime(2026, 11, 29, 2, 0))
+    auth.as_role("clerk")
+    assert "calendar-2027" not in client.get("/staff/").get_data(as_text=True)
+    assert calendar.years_to_enter(dt.date(2026, 9, 30)) == []
+    assert calendar.years_to_enter(dt.date(2026, 10, 1)) == [2027]

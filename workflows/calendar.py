@@ -58,6 +58,14 @@ def package_covers(year: int) -> bool:
     return True
 
 
+def years_to_enter(today: dt.date) -> list[int]:
+    """The years whose holidays nobody knows yet, among this one and, from October, the next: neither the
+    package covers them nor has an admin entered a day of them."""
+    years = [today.year, today.year + 1] if today.month >= 10 else [today.year]
+    entered = {day.year for day in entered_days()}
+    return [y for y in years if y not in entered and not package_covers(y)]
+
+
 def entered_days() -> dict[dt.date, bool]:
     """The days an admin entered ({day: working}), read at most once per OVERRIDES_TTL; none outside an app."""
     if not has_app_context():

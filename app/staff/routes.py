@@ -12,7 +12,7 @@ from app.staff.forms import QueueFilterForm, SearchForm
 from app.staff.nav import visible_queues
 from cases import assignment, duplicates, queues, search
 from cases.models import Operator, User, utcnow
-from workflows import lifecycle
+from workflows import calendar, lifecycle
 
 QUEUE_TITLES = {
     "new": _l("待受理"),
@@ -44,8 +44,16 @@ def _kept_args(form) -> dict[str, str]:
 def index():
     """The staff home page: the user's queues with their counts."""
     counts = queues.queue_counts(g.user.id)
+    unknown_years = []  # told to those who enter the holidays (admins) or see that someone does (supervisors)
+    if g.user.role in ("admin", "supervisor"):
+        unknown_years = calendar.years_to_enter(calendar.local_date(utcnow()))
     return render_template(
-        "staff/index.html", counts=counts, titles=QUEUE_TITLES, cap=queues.COUNT_CAP, names=visible_queues()
+        "staff/index.html",
+        counts=counts,
+        titles=QUEUE_TITLES,
+        cap=queues.COUNT_CAP,
+        names=visible_queues(),
+        unknown_years=unknown_years,
     )
 
 
