@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import operator
 import re
 import time
 from collections import Counter
@@ -159,10 +160,17 @@ def _period(value: Any) -> str:
 
 
 def _member_of(column, values: list) -> sa.ColumnElement[bool]:
-    """`column IN values`; on PostgreSQL `= ANY(array)`, one parameter however many values."""
-    if db.engine.dialect.name == "postgresql":
-        return column == sa.any_(sa.bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
-    return column.in_(values)
+    """`column IN values`; on PostgreSQL `= ANY(array)`, one parameter however many values.
+
+    Text values travel as one JSON array that the server unpacks: psycopg quotes each element of a text array in
+    Python, about 5 ms for the 2,000 keys of a batch of contacts next to 8 ms for the look-up itself.
+    """
+    if db.engine.dialect.name != "postgresql":
+        return column.in_(values)
+    if isinstance(column.type, sa.String):
+        as_json = sa.cast(sa.bindparam(None, json.dumps(list(values))), postgresql.JSON)
+        return column == sa.any_(sa.func.array(sa.select(sa.func.json_array_elements_text(as_json)).scalar_subquery()))
+    return column == sa.any_(sa.bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
 
 
 def bulk_insert(table: sa.Table, rows: list[dict[str, Any]], with_ids: bool = False) -> None:
@@ -176,15 +184,24 @@ def bulk_insert(table: sa.Table, rows: list[dict[str, Any]], with_ids: bool = Fa
     from psycopg.types.json import Jsonb
 
     columns = [c for c in table.columns if with_ids or not c.primary_key]
-    pairs = [(c.name, c.default.arg if c.default is not None and c.default.is_scalar else None) for c in columns]
-    json_at = [i for i, c in enumerate(columns) if isinstance(c.type, sa.JSON)]
+    defaults = {c.name: c.default.arg if c.default is not None and c.default.is_scalar else None for c in columns}
+    # The rows of one call have the same keys, as a rule: those are picked in one go, the other columns take their
+    # defaults; a row with other keys is read column by column.
+    given = [c.name for c in columns if c.name in rows[0]]
+    names = given + [c.name for c in columns if c.name not in rows[0]]
+    tail = [defaults[n] for n in names[len(given) :]]
+    pick = operator.itemgetter(*given, given[0])  # one item more (dropped below), so even one key gives a tuple
+    json_at = [i for i, n in enumerate(names) if isinstance(table.c[n].type, sa.JSON)]
     raw = db.session.connection().connection.driver_connection
-    names = ", ".join(c.name for c in columns)
-    with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+    with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
         write = copy.write_row
         for row in rows:
-            get = row.get
-            values = [get(n, d) for n, d in pairs]
+            try:
+                values = [*pick(row)[:-1], *tail] if len(row) == len(given) else None
+            except KeyError:
+                values = None
+            if values is None:
+                values = [row.get(n, defaults[n]) for n in names]
             for i in json_at:
                 if values[i] is not None:
                     values[i] = Jsonb(values[i])
