@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import operator
 import re
 import time
 from collections import Counter
@@ -47,6 +48,9 @@ KINDS = ("operator", "subscribers", "contact", "appeal", "material", "baseline")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _CASE_NO = re.compile(r"^([A-Z]{1,6})(\d{4})-(\d{1,9})$")
 MAX_LISTED_ERRORS = 10_000  # a file of bad lines reports the first ones and counts the rest
+# A contact's key is the SHA-256 of its line re-encoded like this (json.dumps(rec, sort_keys=True,
+# ensure_ascii=False)); one encoder for the run instead of one per line.
+_KEY_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
 
 # (appeal, events, dry-run check) -> None; events are dicts with action, at (naive UTC) and the action's fields.
 Replay = Callable[[Appeal, list[dict[str, Any]]], None]
@@ -156,56 +160,79 @@ def _period(value: Any) -> str:
 
 
 def _member_of(column, values: list) -> sa.ColumnElement[bool]:
-    """`column IN values`; on PostgreSQL `= ANY(array)`, one parameter however many values."""
-    if db.engine.dialect.name == "postgresql":
-        return column == sa.any_(sa.bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
-    return column.in_(values)
+    """`column IN values`; on PostgreSQL `= ANY(array)`, one parameter however many values.
+
+    Text values travel as one JSON array that the server unpacks: psycopg quotes each element of a text array in
+    Python, about 5 ms for the 2,000 keys of a batch of contacts next to 8 ms for the look-up itself.
+    """
+    if db.engine.dialect.name != "postgresql":
+        return column.in_(values)
+    if isinstance(column.type, sa.String):
+        as_json = sa.cast(sa.bindparam(None, json.dumps(list(values))), postgresql.JSON)
+        return column == sa.any_(sa.func.array(sa.select(sa.func.json_array_elements_text(as_json)).scalar_subquery()))
+    return column == sa.any_(sa.bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
 
 
-def bulk_insert(table: sa.Table, rows: list[dict[str, Any]]) -> None:
-    """Insert plain rows in the session's transaction: COPY on PostgreSQL, an executemany INSERT elsewhere."""
+def bulk_insert(table: sa.Table, rows: list[dict[str, Any]], with_ids: bool = False) -> None:
+    """Insert plain rows in the session's transaction: COPY on PostgreSQL, an executemany INSERT elsewhere.
+
+    With `with_ids` the rows carry their primary key (taken from the table's sequence beforehand).
+    """
     if db.engine.dialect.name != "postgresql":
         db.session.execute(sa.insert(table), rows)
         return
     from psycopg.types.json import Jsonb
 
-    columns = [c for c in table.columns if not c.primary_key]
+    columns = [c for c in table.columns if with_ids or not c.primary_key]
     defaults = {c.name: c.default.arg if c.default is not None and c.default.is_scalar else None for c in columns}
-    names = [c.name for c in columns]
-    json_names = {c.name for c in columns if isinstance(c.type, sa.JSON)}
+    # The rows of one call have the same keys, as a rule: those are picked in one go, the other columns take their
+    # defaults; a row with other keys is read column by column.
+    given = [c.name for c in columns if c.name in rows[0]]
+    names = given + [c.name for c in columns if c.name not in rows[0]]
+    tail = [defaults[n] for n in names[len(given) :]]
+    pick = operator.itemgetter(*given, given[0])  # one item more (dropped below), so even one key gives a tuple
+    json_at = [i for i, n in enumerate(names) if isinstance(table.c[n].type, sa.JSON)]
     raw = db.session.connection().connection.driver_connection
     with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
+        write = copy.write_row
         for row in rows:
-            values = [row.get(n, defaults[n]) for n in names]
-            if json_names:
-                values = [
-                    Jsonb(v) if n in json_names and v is not None else v for n, v in zip(names, values, strict=True)
-                ]
-            copy.write_row(values)
+            try:
+                values = [*pick(row)[:-1], *tail] if len(row) == len(given) else None
+            except KeyError:
+                values = None
+            if values is None:
+                values = [row.get(n, defaults[n]) for n in names]
+            for i in json_at:
+                if values[i] is not None:
+                    values[i] = Jsonb(values[i])
+            write(values)
 
 
 def write_replayed(appeals: list[Appeal]) -> None:
     """Write appeals built and replayed in this session with COPY (PostgreSQL): the same rows the ORM would write.
 
-    The appeals get their ids from one INSERT ... RETURNING; their events, deadlines, referrals and
-    settlements follow with COPY. The objects leave the session (they are not used afterwards).
+    The appeals take their ids from the table's sequence (one statement for the batch), then they, their
+    events, deadlines, referrals and settlements are written with COPY. The objects leave the session (they
+    are not used afterwards).
     """
     db.session.expunge_all()
     table = Appeal.__table__
-    ids = (
-        db.session.execute(
-            sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), [row_of(a) for a in appeals]
+    ids = db.session.scalars(
+        sa.select(sa.func.nextval(sa.func.pg_get_serial_sequence(table.name, table.c.id.name))).select_from(
+            sa.func.generate_series(1, len(appeals))
         )
-        .scalars()
-        .all()
-    )
+    ).all()
     children: dict[sa.Table, list[dict[str, Any]]] = {
+        table: [],
         CaseEvent.__table__: [],
         Deadline.__table__: [],
         Referral.__table__: [],
         Settlement.__table__: [],
     }
     for appeal, appeal_id in zip(appeals, ids, strict=True):
+        row = row_of(appeal)
+        row["id"] = appeal_id
+        children[table].append(row)
         groups = (
             (CaseEvent.__table__, appeal.events),
             (Deadline.__table__, appeal.deadlines),
@@ -219,7 +246,7 @@ def write_replayed(appeals: list[Appeal]) -> None:
                 children[child_table].append(row)
     for child_table, rows in children.items():
         if rows:
-            bulk_insert(child_table, rows)
+            bulk_insert(child_table, rows, with_ids=child_table is table)
 
 
 class _Importer:
@@ -337,7 +364,7 @@ class _Importer:
             "operator_id": self._operator_id(rec.get("operator"), required=False),
             "notes": _text(rec, "notes", required=False),
             "topic": _text(rec, "topic", required=False, max_len=200),
-            "legacy_key": hashlib.sha256(json.dumps(rec, sort_keys=True, ensure_ascii=False).encode()).hexdigest(),
+            "legacy_key": hashlib.sha256(_KEY_JSON.encode(rec).encode()).hexdigest(),
             "case_no": case_no,
         }
         self.contacts.append((number, row))

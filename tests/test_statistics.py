@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from cases import bulletin, statistics
 from cases.bulletin import Period, PublishedRevisionChanged
-from cases.models import Baseline, BulletinRevision, Contact, SubscriberCount
+from cases.models import Baseline, BulletinRevision, CaseEvent, Contact, SubscriberCount
 from tests.factories import make_appeal, operator
 from workflows import engine, jobs
 
@@ -94,6 +94,26 @@ def test_figures_count_events_not_current_states_and_give_the_breakdowns(app):
 
     rows = statistics.drilldown("settled", p.start_utc, p.end_utc)
     assert [r["case_no"] for r in rows] == [settled.case_no]
+
+
+def test_a_rejection_recorded_without_its_ground_counts_under_the_appeals_or_as_unknown(app):
+    """Older records may lack the ground on the event: the appeal's ground is used, and without one "unknown"."""
+    at = dt.datetime(2023, 3, 1, 2, 0)
+    with_ground, from_appeal, neither = (make_appeal(state="rejected", at=at) for _ in range(3))
+    events = {
+        a.id: db.session.scalar(sa.select(CaseEvent).where(CaseEvent.appeal_id == a.id, CaseEvent.action == "reject"))
+        for a in (from_appeal, neither)
+    }
+    for event in events.values():
+        event.details = {k: v for k, v in event.details.items() if k != "ground"}
+    from_appeal.rejection_ground = "art11_3"
+    neither.rejection_ground = None
+    db.session.commit()
+
+    p = Period.parse("2023H1")
+    f = statistics.compute(p.start_utc, p.end_utc, p)
+    assert with_ground.rejection_ground == "art11_1"
+    assert f["rejected_by_ground"] == {"art11_1": 1, "art11_3": 1, "unknown": 1} and f["appeals_rejected"] == 3
 
 
 def test_a_case_reopened_and_settled_again_counts_once_as_accepted_and_settled(app):
