@@ -12,10 +12,14 @@ for each action it went through.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from cases.bulletin import Period, base_figure, change_percent, per_million, percent
 from cases.db import db
@@ -36,6 +40,7 @@ COUNTED_ACTIONS = ("accept", "reject", "withdraw", "settle", "acknowledge", "dis
 BREAKDOWN_ACTIONS = ("accept", "settle")
 OTHER_ACTIONS = tuple(a for a in COUNTED_ACTIONS if a not in BREAKDOWN_ACTIONS)
 BASIC = "basic"
+Executor = Session | sa.Connection  # what runs a count: the session, or a connection of a shared snapshot
 CONTACT_CHANNELS = ("phone_consultation", "callback", "visit")
 
 # The statistics' own indexes (migrations 0005 and 0008): the median time to closure reads appeals by closing time
@@ -71,9 +76,9 @@ def _fmt(value: Decimal | None) -> str | None:
     return None if value is None else f"{value:.2f}"
 
 
-def contact_counts(start: dt.datetime, end: dt.datetime) -> dict[str, int]:
+def contact_counts(start: dt.datetime, end: dt.datetime, ex: Executor | None = None) -> dict[str, int]:
     """Contacts by channel."""
-    rows = db.session.execute(
+    rows = (ex or db.session).execute(
         sa.select(Contact.channel, sa.func.count())
         .where(Contact.channel.in_(CONTACT_CHANNELS), _between(Contact.at, start, end))  # so (channel, at) is used
         .group_by(Contact.channel)
@@ -86,9 +91,11 @@ def _cases() -> sa.ColumnElement[int]:
     return sa.func.count(sa.distinct(CaseEvent.appeal_id))
 
 
-def event_counts(start: dt.datetime, end: dt.datetime, actions: tuple[str, ...] = COUNTED_ACTIONS) -> dict[str, int]:
+def event_counts(
+    start: dt.datetime, end: dt.datetime, actions: tuple[str, ...] = COUNTED_ACTIONS, ex: Executor | None = None
+) -> dict[str, int]:
     """Cases by lifecycle action, for the given actions (from the (action, at, appeal_id) index)."""
-    rows = db.session.execute(
+    rows = (ex or db.session).execute(
         sa.select(CaseEvent.action, _cases())
         .where(CaseEvent.action.in_(actions), _between(CaseEvent.at, start, end))
         .group_by(CaseEvent.action)
@@ -96,9 +103,11 @@ def event_counts(start: dt.datetime, end: dt.datetime, actions: tuple[str, ...] 
     return {action: n for action, n in rows}
 
 
-def event_breakdown(start: dt.datetime, end: dt.datetime) -> list[tuple[str, int, str, int]]:
+def event_breakdown(
+    start: dt.datetime, end: dt.datetime, ex: Executor | None = None
+) -> list[tuple[str, int, str, int]]:
     """(action, operator id, category, cases) of acceptances and settlements: one GROUP BY over events and appeals."""
-    rows = db.session.execute(
+    rows = (ex or db.session).execute(
         sa.select(CaseEvent.action, Appeal.operator_id, Appeal.category, _cases())
         .select_from(CaseEvent)
         .join(Appeal, Appeal.id == CaseEvent.appeal_id)
@@ -108,7 +117,7 @@ def event_breakdown(start: dt.datetime, end: dt.datetime) -> list[tuple[str, int
     return [(action, op, category, n) for action, op, category, n in rows]
 
 
-def rejected_by_ground(start: dt.datetime, end: dt.datetime) -> dict[str, int]:
+def rejected_by_ground(start: dt.datetime, end: dt.datetime, ex: Executor | None = None) -> dict[str, int]:
     """Rejections by ground: the event's own ground, else the appeal's.
 
     The events are counted by their own ground first, from case_event alone; only those without one are joined to
@@ -116,11 +125,12 @@ def rejected_by_ground(start: dt.datetime, end: dt.datetime) -> dict[str, int]:
     """
     own = CaseEvent.details["ground"].as_string()
     in_period = sa.and_(CaseEvent.action == "reject", _between(CaseEvent.at, start, end))
-    counts = {g: n for g, n in db.session.execute(sa.select(own, sa.func.count()).where(in_period).group_by(own))}
+    ex = ex or db.session
+    counts = {g: n for g, n in ex.execute(sa.select(own, sa.func.count()).where(in_period).group_by(own))}
     if None in counts:
         del counts[None]
         ground = sa.func.coalesce(Appeal.rejection_ground, "unknown")
-        rows = db.session.execute(
+        rows = ex.execute(
             sa.select(ground, sa.func.count())
             .select_from(CaseEvent)
             .join(Appeal, Appeal.id == CaseEvent.appeal_id)
@@ -139,29 +149,32 @@ def _days_expression():
     return sa.func.julianday(Appeal.closed_at) - sa.func.julianday(Appeal.received_at)
 
 
-def median_days_to_close(start: dt.datetime, end: dt.datetime) -> tuple[int, Decimal | None]:
+def median_days_to_close(
+    start: dt.datetime, end: dt.datetime, ex: Executor | None = None
+) -> tuple[int, Decimal | None]:
     """(appeals closed in the range, median days from receipt to closure): percentile_cont on PostgreSQL,
     ORDER BY/OFFSET elsewhere."""
+    ex = ex or db.session
     where = sa.and_(Appeal.closed_at.is_not(None), _between(Appeal.closed_at, start, end))
     days = _days_expression()
     if db.engine.dialect.name == "postgresql":
-        n, median = db.session.execute(
+        n, median = ex.execute(
             sa.select(sa.func.count(), sa.func.percentile_cont(0.5).within_group(days)).where(where)
         ).one()
         return n, None if median is None else Decimal(str(median)).quantize(Decimal("0.01"))
-    n = db.session.scalar(sa.select(sa.func.count()).select_from(Appeal).where(where)) or 0
+    n = ex.scalar(sa.select(sa.func.count()).select_from(Appeal).where(where)) or 0
     if n == 0:
         return 0, None
     offset, take = ((n - 1) // 2, 1) if n % 2 else (n // 2 - 1, 2)
-    values = list(db.session.scalars(sa.select(days).where(where).order_by(days).offset(offset).limit(take)))
+    values = list(ex.scalars(sa.select(days).where(where).order_by(days).offset(offset).limit(take)))
     middle = sum(Decimal(str(v)) for v in values) / len(values)
     return n, middle.quantize(Decimal("0.01"))
 
 
-def deadline_timeliness(start: dt.datetime, end: dt.datetime) -> dict[str, tuple[int, int]]:
+def deadline_timeliness(start: dt.datetime, end: dt.datetime, ex: Executor | None = None) -> dict[str, tuple[int, int]]:
     """{kind: (clocks stopped in the range, of which met)} for the decision and operator-reply clocks."""
     met = sa.func.sum(sa.case((Deadline.met.is_(True), 1), else_=0))
-    rows = db.session.execute(
+    rows = (ex or db.session).execute(
         sa.select(Deadline.kind, sa.func.count(), met)
         .where(
             Deadline.kind.in_(("decision", "operator_reply")),
@@ -181,13 +194,79 @@ def subscriber_counts(period: str) -> dict[int, int]:
     return {op: n for op, n in rows}
 
 
+@contextmanager
+def _one_snapshot() -> Iterator[tuple[Executor, Executor]]:
+    """Two connections reading one REPEATABLE READ snapshot of the database (PostgreSQL), or the session twice.
+
+    The rollup's statements then count the same committed state, however many cases are filed meanwhile (each
+    statement of a READ COMMITTED session sees its own), and the largest, the breakdown, runs on the second
+    connection beside the others (pg_export_snapshot, as pg_dump's parallel jobs share theirs).
+    """
+    if db.engine.dialect.name != "postgresql":
+        yield db.session, db.session
+        return
+    with (
+        db.engine.connect().execution_options(isolation_level="REPEATABLE READ") as first,
+        db.engine.connect().execution_options(isolation_level="REPEATABLE READ") as second,
+    ):
+        first.exec_driver_sql("SET TRANSACTION READ ONLY")
+        snapshot = first.exec_driver_sql("SELECT pg_export_snapshot()").scalar()
+        second.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")  # a server-made id, not user text
+        second.exec_driver_sql("SET TRANSACTION READ ONLY")
+        try:
+            yield first, second
+        finally:
+            second.rollback()
+            first.rollback()
+
+
 def compute(start: dt.datetime, end: dt.datetime, period: Period | None = None) -> dict[str, Any]:
-    """Every figure and breakdown for [start, end); with a period also 同比 and the per-million-users rate."""
-    contacts = contact_counts(start, end)
-    events = event_counts(start, end, OTHER_ACTIONS)
+    """Every figure and breakdown for [start, end); with a period also 同比 and the per-million-users rate.
+
+    The counts read one snapshot; on PostgreSQL the breakdown runs on a second connection meanwhile.
+    """
+    with _one_snapshot() as (ex, beside), ThreadPoolExecutor(max_workers=1) as pool:
+        breakdown = (
+            pool.submit(event_breakdown, start, end, beside) if beside is not ex else _Done(event_breakdown(start, end))
+        )
+        counted = _counts(start, end, ex)
+        rows = breakdown.result()
+    return _figures(counted, rows, period)
+
+
+class _Done:
+    """A result already there, with a Future's result() (the breakdown when there is one connection)."""
+
+    def __init__(self, value: Any):
+        self.value = value
+
+    def result(self) -> Any:
+        return self.value
+
+
+def _counts(start: dt.datetime, end: dt.datetime, ex: Executor) -> dict[str, Any]:
+    """Every count of the period but the breakdown, on one connection."""
+    return {
+        "contacts": contact_counts(start, end, ex),
+        "events": event_counts(start, end, OTHER_ACTIONS, ex),
+        "materials": ex.scalar(
+            sa.select(sa.func.count()).select_from(Material).where(_between(Material.received_at, start, end))
+        ),
+        "received": ex.scalar(
+            sa.select(sa.func.count()).select_from(Appeal).where(_between(Appeal.received_at, start, end))
+        ),
+        "rejected": rejected_by_ground(start, end, ex),
+        "clocks": deadline_timeliness(start, end, ex),
+        "closed": median_days_to_close(start, end, ex),
+    }
+
+
+def _figures(counted: dict[str, Any], breakdown: list[tuple[str, int, str, int]], period: Period | None) -> dict:
+    """The bulletin's figures from the counts and the breakdown."""
+    contacts, events = counted["contacts"], counted["events"]
     per_op: dict[int, dict[str, int]] = {}
     categories: dict[str, int] = {}
-    for action, op_id, category, n in event_breakdown(start, end):
+    for action, op_id, category, n in breakdown:
         events[action] = events.get(action, 0) + n
         per_op.setdefault(op_id, {"accept": 0, "settle": 0})[action] += n
         if action == "accept":
@@ -201,12 +280,7 @@ def compute(start: dt.datetime, end: dt.datetime, period: Period | None = None) 
         (op_id, code, name, kind, per_op[op_id]["accept"], per_op[op_id]["settle"])
         for op_id, code, name, kind in operator_rows
     )
-    materials = db.session.scalar(
-        sa.select(sa.func.count()).select_from(Material).where(_between(Material.received_at, start, end))
-    )
-    received = db.session.scalar(
-        sa.select(sa.func.count()).select_from(Appeal).where(_between(Appeal.received_at, start, end))
-    )
+    materials, received = counted["materials"], counted["received"]
     accepted = events.get("accept", 0)
     basic = sum(a for _, _, _, kind, a, _ in per_operator if kind == BASIC)
     settled = events.get("settle", 0)
@@ -228,10 +302,10 @@ def compute(start: dt.datetime, end: dt.datetime, period: Period | None = None) 
             }
         )
 
-    clocks = deadline_timeliness(start, end)
+    clocks = counted["clocks"]
     decisions, decisions_met = clocks.get("decision", (0, 0))
     replies, replies_met = clocks.get("operator_reply", (0, 0))
-    closed, median = median_days_to_close(start, end)
+    closed, median = counted["closed"]
     outcomes = {OUTCOME_ACTIONS[a]: n for a, n in events.items() if a in OUTCOME_ACTIONS}
     return {
         "phone_consultations": contacts.get("phone_consultation", 0),
@@ -248,7 +322,7 @@ def compute(start: dt.datetime, end: dt.datetime, period: Period | None = None) 
         "withdrawn": events.get("withdraw", 0),
         "settled": settled,
         "settlement_rate_pct": _fmt(percent(settled, accepted)),
-        "rejected_by_ground": dict(sorted(rejected_by_ground(start, end).items())),
+        "rejected_by_ground": dict(sorted(counted["rejected"].items())),
         "by_operator": operators,
         "by_category": dict(sorted(categories.items())),
         "by_outcome": dict(sorted(outcomes.items())),

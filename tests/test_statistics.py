@@ -12,6 +12,7 @@ from app.extensions import db
 from cases import bulletin, statistics
 from cases.bulletin import Period, PublishedRevisionChanged
 from cases.models import Baseline, BulletinRevision, CaseEvent, Contact, SubscriberCount
+from tests.conftest import on_postgres
 from tests.factories import make_appeal, operator
 from workflows import engine, jobs
 
@@ -114,6 +115,27 @@ def test_a_rejection_recorded_without_its_ground_counts_under_the_appeals_or_as_
     f = statistics.compute(p.start_utc, p.end_utc, p)
     assert with_ground.rejection_ground == "art11_1"
     assert f["rejected_by_ground"] == {"art11_1": 1, "art11_3": 1, "unknown": 1} and f["appeals_rejected"] == 3
+
+
+@pytest.mark.skipif(not on_postgres, reason="the shared snapshot and the second connection are PostgreSQL's")
+def test_the_figures_come_from_one_snapshot_while_cases_are_filed_meanwhile(app, monkeypatch):
+    """A case accepted and closed while the rollup runs is in none of its figures, or in all of the next."""
+    p = Period.parse("2022H2")
+    at = dt.datetime(2022, 9, 1, 2, 0)
+    make_appeal(state="closed", at=at)
+    quiet = statistics.compute(p.start_utc, p.end_utc, p)
+    counted_clocks = statistics.deadline_timeliness
+
+    def clocks_after_a_new_case(start, end, ex=None):
+        make_appeal(state="closed", at=at, service_number="13900000009")  # committed by the session meanwhile
+        return counted_clocks(start, end, ex)
+
+    monkeypatch.setattr(statistics, "deadline_timeliness", clocks_after_a_new_case)
+    during = statistics.compute(p.start_utc, p.end_utc, p)
+    assert during == quiet and during["appeals_accepted"] == 1 and during["timeliness"]["closed"] == 1
+    monkeypatch.setattr(statistics, "deadline_timeliness", counted_clocks)
+    after = statistics.compute(p.start_utc, p.end_utc, p)
+    assert after["appeals_accepted"] == after["appeals_received"] == after["timeliness"]["closed"] == 2
 
 
 def test_a_case_reopened_and_settled_again_counts_once_as_accepted_and_settled(app):
