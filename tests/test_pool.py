@@ -37,22 +37,19 @@ def _one_request(app) -> None:
         db.session.remove()
 
 
-def test_a_connection_handed_back_moments_ago_is_used_without_a_ping(tmp_path, monkeypatch):
-    app = _app(3600, tmp_path)
+@pytest.mark.parametrize(
+    ("idle_seconds", "pings_expected"),
+    [(3600, 0), (0, 3)],
+    ids=["handed-back-moments-ago-is-used-without-a-ping", "idle-past-the-window-is-pinged-on-checkout"],
+)
+def test_a_pooled_connection_is_pinged_only_when_idle_past_the_window(
+    tmp_path, monkeypatch, idle_seconds, pings_expected
+):
+    app = _app(idle_seconds, tmp_path)
     pings = _pings(app, monkeypatch)
     for _ in range(3):
         _one_request(app)
-    assert pings == []
-    with app.app_context():
-        db.engine.dispose()
-
-
-def test_a_connection_idle_past_the_window_is_pinged_on_checkout(tmp_path, monkeypatch):
-    app = _app(0, tmp_path)
-    pings = _pings(app, monkeypatch)
-    for _ in range(3):
-        _one_request(app)
-    assert len(pings) == 3
+    assert len(pings) == pings_expected
     with app.app_context():
         db.engine.dispose()
 
