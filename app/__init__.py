@@ -39,11 +39,12 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     """Bind the extension objects to the app."""
-    from app import i18n
+    from app import i18n, pool
     from app.extensions import babel, csrf, db, limiter, login_manager, migrate
     from workflows import outbox
 
     db.init_app(app)
+    pool.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = i18n.translation_directories()

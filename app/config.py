@@ -49,8 +49,10 @@ def from_environment(instance_path: str) -> dict:
         "SECRET_KEY": secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": database_url(instance_path),
         # JIT compiling costs 50-150 ms a query and pays off only for long analytical queries; every page is short.
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True}
-        | ({"connect_args": {"options": "-c jit=off"}} if database_url(instance_path).startswith("postgres") else {}),
+        # No pool_pre_ping: app/pool.py pings only the connections that have been idle (a round trip less a request).
+        "SQLALCHEMY_ENGINE_OPTIONS": (
+            {"connect_args": {"options": "-c jit=off"}} if database_url(instance_path).startswith("postgres") else {}
+        ),
         "REDIS_URL": redis_url,
         "RQ_QUEUE": os.environ.get("RQ_QUEUE", "appeals"),
         # A running job's heartbeat: every interval, lapsing interval + grace seconds after a worker dies.

@@ -238,23 +238,24 @@ def write_new_case(appeal: Appeal) -> None:
     )
     params: dict[str, Any] = {}
     for n, (model, keys) in enumerate(named):
-        columns = dict(_new_case_columns(model))
+        json_keys = _json_columns(model)
         for i, key in enumerate(keys):
             value = values[n][key]
-            params[f"p{n}_{i}"] = Jsonb(value) if isinstance(columns[key].type, sa.JSON) else value
+            params[f"p{n}_{i}"] = Jsonb(value) if key in json_keys else value
     ids = db.session.connection().exec_driver_sql(_new_case_sql(named), params).one()
+    if not all(obj in db.session for obj in objects):
+        db.session.add(appeal)  # pending with its events and clocks (cascade), as the flush would find them
     for obj, obj_values, new_id in zip(objects, values, ids, strict=True):
-        if obj in db.session:  # the appeal's expunge cascades to its events and clocks
-            db.session.expunge(obj)
+        # Straight into the instance's state: the hand-over below marks everything as loaded, unchanged.
+        state = obj.__dict__
         for key, value in obj_values.items():
-            if key not in obj.__dict__:
-                setattr(obj, key, value)
-        obj.id = new_id
+            state.setdefault(key, value)
+        state["id"] = new_id
         if obj is not appeal:
-            obj.appeal_id = ids[0]
-    for obj in objects:
-        make_transient_to_detached(obj)
-    db.session.add(appeal)  # with its events and clocks (cascade), all persistent now
+            state["appeal_id"] = ids[0]
+    # What the flush does with the objects it has written: pending -> persistent, in the identity map, with
+    # nothing left to write (a rollback of the transaction expunges them again, as after a flush).
+    db.session()._register_persistent({sa.inspect(obj) for obj in objects})
 
 
 @functools.cache
@@ -265,6 +266,12 @@ def _new_case_columns(model: type) -> list[tuple[str, sa.Column]]:
         for attr in sa.inspect(model).column_attrs
         if not attr.columns[0].primary_key and attr.columns[0].name != "appeal_id"
     ]
+
+
+@functools.cache
+def _json_columns(model: type) -> frozenset[str]:
+    """The attributes of a new row whose column is JSON (sent to psycopg wrapped as Jsonb)."""
+    return frozenset(key for key, column in _new_case_columns(model) if isinstance(column.type, sa.JSON))
 
 
 @functools.lru_cache(maxsize=32)

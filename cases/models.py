@@ -491,15 +491,15 @@ sa.event.listen(
 
 # Two-character Chinese words (信号, 扣费, 套餐) contain no trigram, so the trigram index cannot find them. On
 # PostgreSQL the facts' set of character pairs is indexed too (ix_appeal_facts_bigram, GIN over
-# appeal_bigrams(facts)); create_all adds the function first; migration 0007 creates the same function and index.
+# appeal_bigrams(facts)); create_all adds the function first; migrations 0007 and 0011 create the same function and index.
 FACTS_BIGRAMS_FUNCTION = """
 CREATE OR REPLACE FUNCTION appeal_bigrams(t text) RETURNS text[] LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
 DECLARE
-  l text := lower(t);
-  pairs text[] := '{}';
+  chars text[] := regexp_split_to_array(lower(t), '');  -- one element a character: substr(l, i, 2) would walk
+  pairs text[] := '{}';                                  -- the multibyte text from its start for every pair
 BEGIN
-  FOR i IN 1 .. char_length(l) - 1 LOOP
-    pairs := pairs || substr(l, i, 2);  -- GIN keeps each distinct pair once
+  FOR i IN 1 .. cardinality(chars) - 1 LOOP
+    pairs := pairs || (chars[i] || chars[i + 1]);  -- GIN keeps each distinct pair once
   END LOOP;
   RETURN pairs;
 END

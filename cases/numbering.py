@@ -25,6 +25,7 @@ from cases.models import CaseNumberSequence
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 _NEXTVAL = sa.text("SELECT nextval(to_regclass(:name))")  # NULL, not an error, while the year has no sequence
+_NEXTVAL_DRIVER = "SELECT nextval(to_regclass(%(name)s))"  # the same in psycopg's own parameter style
 
 
 def sequence_name(year: int) -> str:
@@ -54,7 +55,8 @@ def _on_own_connection(year: int, statement: str, **params) -> int | None:
 
 
 def _take_sequence(year: int) -> int:
-    seq = db.session.execute(_NEXTVAL, {"name": sequence_name(year)}).scalar()
+    # Straight to the driver on the session's connection: a plain SELECT needs none of the ORM's execution steps.
+    seq = db.session.connection().exec_driver_sql(_NEXTVAL_DRIVER, {"name": sequence_name(year)}).scalar()
     if seq is None:
         seq = _on_own_connection(year, _NEXTVAL.text)
     return int(seq)

@@ -35,6 +35,13 @@ class FieldError(ValueError):
 # Explicit direction embeddings, overrides and isolates: they can make a case's text read differently on the
 # staff's screen from what is stored ("Trojan Source"), and mixed Chinese, Uyghur or Mongolian text needs none.
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# What clean_text drops, as one character class: the control characters (category Cc: U+0000-001F and
+# U+007F-009F, and no others), lone surrogates (Cs: U+D800-DFFF) and BIDI_CONTROLS. One regex pass instead of
+# a category look-up per character (facts of 5,000 characters: ~1 ms of CPU a filing); multiline text keeps
+# newlines and tabs. tests/test_validation.py checks the classes against unicodedata for every code point.
+_DROP = "\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069"
+DROPPED_CHARS = re.compile(f"[\x00-\x1f{_DROP}]")
+DROPPED_CHARS_MULTILINE = re.compile(f"[\x00-\x08\x0b-\x1f{_DROP}]")
 
 
 def clean_text(value: Any, *, max_length: int, multiline: bool = False) -> str:
@@ -44,13 +51,7 @@ def clean_text(value: Any, *, max_length: int, multiline: bool = False) -> str:
     if not isinstance(value, str):
         raise FieldError(_("请填写文字。"))
     value = unicodedata.normalize("NFC", value)
-    keep = "\n\t" if multiline else ""
-    value = "".join(
-        ch for ch in value if ch in keep or (unicodedata.category(ch) not in ("Cc", "Cs") and ch not in BIDI_CONTROLS)
-    )
-    if multiline:
-        value = value.replace("\r", "")
-    value = value.strip()
+    value = (DROPPED_CHARS_MULTILINE if multiline else DROPPED_CHARS).sub("", value).strip()
     if len(value) > max_length:
         raise FieldError(_("内容过长：最多%(max)d个字，现在是%(now)d个字。", max=max_length, now=len(value)))
     return value

@@ -6,6 +6,7 @@ import datetime as dt
 import io
 import time
 
+import pytest
 import sqlalchemy as sa
 from werkzeug.datastructures import FileStorage
 
@@ -87,6 +88,18 @@ def test_the_written_case_is_used_on_in_its_transaction_without_reloading(app):
     appeal = db.session.scalar(sa.select(Appeal).where(Appeal.case_no == filed.appeal.case_no))
     assert [m.original_name for m in appeal.materials] == ["bill.pdf"]
     assert [e.action for e in appeal.events] == ["submit"] and len(appeal.deadlines) == 2
+
+
+@pytest.mark.skipif(not on_postgres, reason="the single INSERT is PostgreSQL's; SQLite keeps the ORM flush")
+def test_the_written_case_is_in_the_session_as_after_a_flush_and_leaves_it_on_rollback(app):
+    filed = _file(write=True)
+    objects = [filed.appeal, *filed.appeal.events, *filed.appeal.deadlines]
+    assert all(sa.inspect(obj).persistent for obj in objects)
+    assert not db.session.new and not db.session.dirty  # nothing left for the commit's flush to write
+    assert db.session.get(Appeal, filed.appeal.id) is filed.appeal  # in the identity map, no query
+    db.session.rollback()
+    assert all(obj not in db.session for obj in objects)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Appeal)) == 0
 
 
 def test_the_operator_is_read_from_the_database_once_a_minute_per_process(app, client):

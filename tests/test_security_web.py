@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 
+import flask
 import pytest
 from werkzeug.routing import IntegerConverter
 
 from app import create_app
 from tests.conftest import PASSWORD, make_user
+from tests.test_api_public import appeal_body
 
 
 def _sample_url(rule) -> str:
@@ -67,3 +69,19 @@ def test_the_api_does_not_trust_the_session_cookie(client, auth):
     auth.as_role("supervisor")
     resp = client.get("/api/v1/cases")
     assert resp.status_code == 401
+
+
+def test_an_api_request_has_a_null_session_and_never_sets_the_cookie(app, client, auth):
+    """Under /api/ the session cookie is neither verified nor written; a write to the session fails loudly."""
+    interface = app.session_interface
+    with app.test_request_context("/api/v1/health"):
+        api_session = interface.open_session(app, flask.request)
+        assert interface.is_null_session(api_session)
+        with pytest.raises(RuntimeError):
+            api_session["user"] = "someone"
+    with app.test_request_context("/staff/"):
+        assert not interface.is_null_session(interface.open_session(app, flask.request))
+    auth.as_role("supervisor")  # a browser signed in to the console files an appeal through the API
+    assert "Set-Cookie" in client.get("/staff/").headers  # the console's session is refreshed on each page
+    resp = client.post("/api/v1/appeals", json=appeal_body())
+    assert resp.status_code == 201 and "Set-Cookie" not in resp.headers

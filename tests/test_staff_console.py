@@ -383,6 +383,16 @@ def test_on_postgresql_a_two_character_word_is_served_by_the_pair_index(app):
     assert db.session.scalar(sa.text("SELECT appeal_bigrams('Ab信号')")) == ["ab", "b信", "信号"]
 
 
+@pytest.mark.skipif(not on_postgres, reason="appeal_bigrams exists on PostgreSQL only")
+def test_on_postgresql_the_pairs_of_long_multibyte_facts_are_every_two_neighbouring_characters(app):
+    facts = "话费账单多扣50元，ＡＢ已向客服投诉；\n答复不予退还😀 Ok." * 150  # ~4,700 characters, mixed widths
+    pairs = db.session.scalar(sa.text("SELECT appeal_bigrams(:t)"), {"t": facts})
+    lowered = facts.lower()
+    assert pairs == [lowered[i : i + 2] for i in range(len(lowered) - 1)]
+    assert db.session.scalar(sa.text("SELECT appeal_bigrams('')")) == []
+    assert db.session.scalar(sa.text("SELECT appeal_bigrams('信')")) == []
+
+
 @pytest.mark.skipif(not on_postgres, reason="the pattern index matters on PostgreSQL (its collation is not C)")
 def test_on_postgresql_a_case_number_prefix_is_served_by_an_index(app):
     from cases import search

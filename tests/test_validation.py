@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
+import unicodedata
 
 import pytest
 
 from cases import intake
 from cases.validation import (
+    BIDI_CONTROLS,
+    DROPPED_CHARS,
+    DROPPED_CHARS_MULTILINE,
     FieldError,
     check_email,
     check_id_number,
@@ -93,6 +98,18 @@ def test_text_loses_control_characters_and_is_length_limited(app):
     assert "1000" in exc.value.message
     with pytest.raises(FieldError):
         clean_text(12345, max_length=10)
+
+
+@pytest.mark.parametrize("multiline", [False, True])
+def test_text_drops_exactly_the_control_characters_surrogates_and_direction_controls(multiline):
+    """The character classes clean_text removes, against unicodedata, for every code point."""
+    keep = "\n\t" if multiline else ""
+    every = "".join(map(chr, range(sys.maxunicode + 1)))
+    expected = "".join(
+        ch for ch in every if ch in keep or (unicodedata.category(ch) not in ("Cc", "Cs") and ch not in BIDI_CONTROLS)
+    )
+    assert (DROPPED_CHARS_MULTILINE if multiline else DROPPED_CHARS).sub("", every) == expected
+    assert clean_text("甲\u202e乙\ud800丙\x85丁\t", max_length=10, multiline=multiline) == "甲乙丙丁"
 
 
 def test_dates_must_be_iso_dates(app):
