@@ -422,3 +422,20 @@ def test_the_table_refuses_before_the_fields_are_checked(client, auth):
     assert client.post(f"/staff/cases/{received.case_no}/actions/settle", data={}).status_code == 409
     assert client.post(f"/staff/cases/{closed.case_no}/actions/reopen", data={}).status_code == 403
     assert snapshot(received)[0] == "received" and snapshot(closed)[0] == "closed"
+
+
+@pytest.mark.parametrize("action", ["accept", "settle"])
+def test_only_a_reopening_leads_a_case_back_to_be_accepted_or_settled_again(action):
+    """cases.statistics.event_breakdown counts a case twice only when it was reopened in the period; the table
+    must keep that true: from where an action leads, no path without `reopen` reaches where it starts."""
+    done = {t.target for t in lifecycle.TRANSITIONS if t.action == action}
+    sources = set().union(*(t.sources for t in lifecycle.TRANSITIONS if t.action == action))
+    reached, frontier = set(done), list(done)
+    while frontier:
+        state = frontier.pop()
+        for t in lifecycle.TRANSITIONS:
+            if t.action != "reopen" and state in t.sources and t.target not in reached:
+                reached.add(t.target)
+                frontier.append(t.target)
+    assert not reached & sources, reached & sources
+    assert any(t.action == "reopen" for t in lifecycle.TRANSITIONS)  # and a reopening can lead back
