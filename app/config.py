@@ -53,6 +53,7 @@ def from_environment(instance_path: str) -> dict:
         "SQLALCHEMY_ENGINE_OPTIONS": (
             {"connect_args": {"options": "-c jit=off"}} if database_url(instance_path).startswith("postgres") else {}
         ),
+        "POOL_PING_IDLE_SECONDS": float(os.environ.get("POOL_PING_IDLE_SECONDS") or 1.0),
         "REDIS_URL": redis_url,
         "RQ_QUEUE": os.environ.get("RQ_QUEUE", "appeals"),
         # A running job's heartbeat: every interval, lapsing interval + grace seconds after a worker dies.
