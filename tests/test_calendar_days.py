@@ -135,3 +135,78 @@ def test_a_clerk_is_not_told_and_before_october_nobody_is(client, auth, monkeypa
     assert "calendar-2027" not in client.get("/staff/").get_data(as_text=True)
     assert calendar.years_to_enter(dt.date(2026, 9, 30)) == []
     assert calendar.years_to_enter(dt.date(2026, 10, 1)) == [2027]
+
+
+def _case(steps, service_number: str):
+    """A case received at steps[0]'s time and taken through the other (action, role, data, at) steps."""
+    from workflows import engine
+
+    appeal = make_appeal(at=steps[0], service_number=service_number)
+    for action, role, data, at in steps[1:]:
+        engine.perform(appeal, action, role=role, data=data, at=at)
+        db.session.commit()
+    return appeal
+
+
+def _dues(appeal) -> dict[str, dt.datetime]:
+    db.session.refresh(appeal)
+    return {d.kind: d.due_at for d in appeal.deadlines if d.stopped_at is None}
+
+
+T0 = dt.datetime(2026, 12, 28, 2, 0)  # Monday 10:00 in Shanghai
+PATHS_ACROSS_NEW_YEAR = {
+    "running": [T0],
+    "paused then resumed": [
+        T0,
+        ("request_materials", "clerk", {"missing": "缴费凭证"}, T0 + dt.timedelta(days=1)),
+        ("receive_materials", "consumer", {}, T0 + dt.timedelta(days=3)),  # paused 29-31 Dec, before 1 Jan
+    ],
+    "paused now": [T0, ("request_materials", "clerk", {"missing": "缴费凭证"}, T0 + dt.timedelta(days=2))],
+    "referred, working-day reply clock": [
+        T0,
+        ("accept", "clerk", {}, T0),
+        ("refer", "mediator", {}, T0 + dt.timedelta(days=1)),
+    ],
+}
+
+
+@pytest.mark.parametrize("path", sorted(PATHS_ACROSS_NEW_YEAR))
+def test_running_clocks_are_worked_out_again_as_if_the_case_came_after_the_entry(client, auth, app, path):
+    """Oracle: a twin case taken through the same steps after the holiday was entered."""
+    app.config["OPERATOR_REPLY_WORKING_DAYS"] = True
+    try:
+        auth.as_role("admin")
+        steps = PATHS_ACROSS_NEW_YEAR[path]
+        before = _case(steps, "13500000001")
+        dues_before = _dues(before)
+        resp = client.post("/staff/admin/calendar", data={"start": "2027-01-01", "kind": "holiday", "name": "元旦"})
+        message = client.get(resp.headers["Location"]).get_data(as_text=True)
+        twin = _case(steps, "13500000002")
+        assert _dues(before) == _dues(twin)
+        moved = {k for k in dues_before if dues_before[k] != _dues(before)[k]}
+        assert moved, "a working-day clock across 1 January moves"
+        notes = [e for e in before.events if e.action == "note"]
+        assert len(notes) == len(moved) and all(n.internal and "节假日安排变更" in n.details["text"] for n in notes)
+        assert f"{len(moved)} 个在计时的期限已按新的安排重新计算" in message
+        db.session.refresh(before)
+        assert before.next_due_at == min(_dues(before).values())
+        if "operator_reply" in moved:
+            assert before.referrals[-1].due_at == _dues(before)["operator_reply"]
+        # removing the day again puts the clocks back where they were, with a note each
+        client.post("/staff/admin/calendar/2027-01-01/delete")
+        assert _dues(before) == dues_before
+        assert len([e for e in before.events if e.action == "note"]) == 2 * len(moved)
+    finally:
+        app.config["OPERATOR_REPLY_WORKING_DAYS"] = False
+
+
+def test_clocks_the_change_cannot_move_are_left_alone(client, auth):
+    auth.as_role("admin")
+    later = make_appeal(at=dt.datetime(2027, 1, 10, 2, 0), service_number="13500000003")  # starts after the day
+    closed = make_appeal(state="closed", at=T0, service_number="13500000004")  # clocks stopped
+    dues = _dues(later), {d.id: d.due_at for d in closed.deadlines}
+    resp = client.post("/staff/admin/calendar", data={"start": "2027-01-01", "kind": "holiday", "name": "元旦"})
+    assert "没有在计时的期限因此改变" in client.get(resp.headers["Location"]).get_data(as_text=True)
+    db.session.refresh(closed)
+    assert (_dues(later), {d.id: d.due_at for d in closed.deadlines}) == dues
+    assert not any(e.action == "note" for e in later.events + closed.events)

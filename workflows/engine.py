@@ -293,3 +293,87 @@ def set_due_times(appeal: Appeal) -> None:
     running = [d.due_at for d in appeal.deadlines if d.stopped_at is None and d.paused_at is None]
     appeal.next_due_at = min(open_dues, default=None)
     appeal.running_due_at = min(running, default=None)
+
+
+def add_note(appeal: Appeal, text: str, actor: User | None, at: dt.datetime | None = None, **details: Any) -> None:
+    """An internal note on the case's timeline: no change of state, never shown to the appellant."""
+    db.session.add(
+        CaseEvent(
+            appeal=appeal,
+            action="note",
+            from_state=appeal.status,
+            to_state=appeal.status,
+            at=at or utcnow(),
+            actor_id=actor.id if actor else None,
+            actor_kind="staff" if actor else "system",
+            details={"text": text, **details},
+            internal=True,
+        )
+    )
+
+
+def recompute_clocks(changed: set[dt.date], actor: User | None = None, now: dt.datetime | None = None) -> int:
+    """After the official calendar changed on the `changed` days: the due time of each open working-day clock
+    they can move, worked out again from its start and its pauses as `_run_clocks` did, on the calendar as it is
+    now. A clock that moves leaves an internal note on its case. Returns how many moved; the caller commits.
+    """
+    if not changed:
+        return 0
+    now = now or utcnow()
+    first = calendar.local_midnight_utc(min(changed))
+    last = calendar.local_midnight_utc(max(changed) + dt.timedelta(days=1))
+    clocks = db.session.scalars(
+        sa.select(Deadline)
+        .where(
+            Deadline.stopped_at.is_(None),
+            Deadline.started_at < last,  # a clock started after the changed days cannot count them
+            sa.or_(Deadline.due_at >= first, Deadline.paused_at.is_not(None)),  # nor one already due before them
+        )
+        .order_by(Deadline.appeal_id, Deadline.id)
+    ).all()
+    moved = 0
+    for clock in clocks:
+        rule = DEADLINES[clock.kind]
+        if not setting(rule.working_setting):
+            continue  # calendar days: holidays do not change them
+        due = _due_replayed(clock, setting(rule.amount_setting))
+        if due is None or due == clock.due_at:
+            continue
+        appeal, before = clock.appeal, clock.due_at
+        clock.due_at = due
+        if clock.kind == "operator_reply":
+            for referral in _active_referrals(appeal):
+                referral.due_at = due
+        appeal.overdue = any(d.stopped_at is None and d.paused_at is None and d.due_at < now for d in appeal.deadlines)
+        set_due_times(appeal)
+        old_day, new_day = calendar.local_date(before).isoformat(), calendar.local_date(due).isoformat()
+        add_note(
+            appeal,
+            f"节假日安排变更：“{rule.zh}”期限由 {old_day} 改为 {new_day}。",
+            actor,
+            at=now,
+            deadline=clock.kind,
+            due_before=before.isoformat(),
+            due_after=due.isoformat(),
+        )
+        moved += 1
+    return moved
+
+
+def _due_replayed(clock: Deadline, amount: int) -> dt.datetime | None:
+    """The clock's due time on today's calendar: from its start, extended by each pause its case's events made,
+    as the engine did at the time. None when the events do not account for the clock's state (left alone)."""
+    due = calendar.due_after(clock.started_at, amount, True)
+    paused_from = None
+    for event in clock.appeal.events:  # in the order they happened (by id)
+        t = lifecycle.transition_for(event.action, event.from_state or "new")
+        if t is None or event.at < clock.started_at:
+            continue  # notes and other records, and what came before this clock
+        if clock.kind in t.pauses and paused_from is None:
+            paused_from = event.at
+        elif clock.kind in t.resumes and paused_from is not None:
+            due = calendar.extend(due, paused_from, event.at, True)
+            paused_from = None
+    if paused_from != clock.paused_at:
+        return None
+    return due

@@ -1,5 +1,6 @@
 """The official calendar for admins (节假日安排): enter a year's holidays and make-up working days as the State
-Council publishes them, before a chinese-calendar release covers the year; every deadline counts them."""
+Council publishes them, before a chinese-calendar release covers the year; every deadline counts them, the
+running ones included (they are worked out again, and each change is noted on its case)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from app.extensions import db
 from app.staff import bp
 from app.staff.forms import CalendarDaysForm, RevokeForm
 from cases.models import CalendarDay, utcnow
-from workflows import calendar
+from workflows import calendar, engine
 
 
 def _year() -> int:
@@ -72,17 +73,31 @@ def admin_calendar_add():
         return _render(form, 422)
     start, end = form.start.data, form.end.data or form.start.data
     working, name = form.kind.data == "working", form.name.data.strip()
-    day = start
-    while day <= end:
+    days = {start + dt.timedelta(days=n) for n in range((end - start).days + 1)}
+    for day in sorted(days):
         entry = db.session.get(CalendarDay, day) or CalendarDay(day=day)
         entry.working, entry.name, entry.entered_by_id, entry.entered_at = working, name, g.user.id, utcnow()
         db.session.add(entry)
-        day += dt.timedelta(days=1)
+    moved = _apply(days)
+    flash(_("已录入 %(n)s 天：%(name)s。", n=len(days), name=name) + " " + _moved(moved), "success")
+    return redirect(url_for("staff.admin_calendar", year=start.year))
+
+
+def _apply(days: set[dt.date]) -> int:
+    """Save the change, then move the running clocks it concerns (each noted on its case); how many moved."""
+    db.session.flush()
+    calendar.forget_entered_days()
+    moved = engine.recompute_clocks(days, actor=g.user)
     db.session.commit()
     calendar.forget_entered_days()
-    count = (end - start).days + 1
-    flash(_("已录入 %(n)s 天：%(name)s。新的期限按此计算；已在计时的期限不变。", n=count, name=name), "success")
-    return redirect(url_for("staff.admin_calendar", year=start.year))
+    return moved
+
+
+def _moved(moved: int) -> str:
+    """What the change did to the running clocks, for the message."""
+    if not moved:
+        return _("没有在计时的期限因此改变。")
+    return _("%(n)s 个在计时的期限已按新的安排重新计算，并记入各案件的处理记录。", n=moved)
 
 
 @bp.route("/admin/calendar/<day>/delete", methods=["POST"])
@@ -98,7 +113,6 @@ def admin_calendar_delete(day: str):
     if not RevokeForm().validate():
         abort(400)
     db.session.delete(entry)
-    db.session.commit()
-    calendar.forget_entered_days()
-    flash(_("已删除 %(day)s 的录入。", day=when.isoformat()), "success")
+    moved = _apply({when})
+    flash(_("已删除 %(day)s 的录入。", day=when.isoformat()) + " " + _moved(moved), "success")
     return redirect(url_for("staff.admin_calendar", year=when.year))

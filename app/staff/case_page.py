@@ -209,18 +209,7 @@ def case_note(case_no: str):
     form = NoteForm()
     if not form.validate():
         return render_case(appeal, note_form=form, message=_("请检查填写的内容。"), status=422)
-    db.session.add(
-        CaseEvent(
-            appeal=appeal,
-            action="note",
-            from_state=appeal.status,
-            to_state=appeal.status,
-            actor_id=g.user.id,
-            actor_kind="staff",
-            details={"text": form.text.data.strip()},
-            internal=True,
-        )
-    )
+    engine.add_note(appeal, form.text.data.strip(), g.user)
     db.session.commit()
     flash(_("备注已添加。"), "success")
     return redirect(url_for("staff.case_detail", case_no=case_no, _anchor="timeline"))
