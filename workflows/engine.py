@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
+from sqlalchemy.orm import selectinload
 
 from cases import codes
 from cases.db import db
@@ -322,20 +323,25 @@ def recompute_clocks(changed: set[dt.date], actor: User | None = None, now: dt.d
     now = now or utcnow()
     first = calendar.local_midnight_utc(min(changed))
     last = calendar.local_midnight_utc(max(changed) + dt.timedelta(days=1))
+    kinds = [kind for kind, rule in DEADLINES.items() if setting(rule.working_setting)]  # calendar days: unmoved
     clocks = db.session.scalars(
         sa.select(Deadline)
         .where(
+            Deadline.kind.in_(kinds),
             Deadline.stopped_at.is_(None),
             Deadline.started_at < last,  # a clock started after the changed days cannot count them
             sa.or_(Deadline.due_at >= first, Deadline.paused_at.is_not(None)),  # nor one already due before them
         )
         .order_by(Deadline.appeal_id, Deadline.id)
+        .options(  # the cases' events, clocks and referrals in a few queries, not three per clock
+            selectinload(Deadline.appeal).selectinload(Appeal.events),
+            selectinload(Deadline.appeal).selectinload(Appeal.deadlines),
+            selectinload(Deadline.appeal).selectinload(Appeal.referrals),
+        )
     ).all()
     moved = 0
     for clock in clocks:
         rule = DEADLINES[clock.kind]
-        if not setting(rule.working_setting):
-            continue  # calendar days: holidays do not change them
         due = _due_replayed(clock, setting(rule.amount_setting))
         if due is None or due == clock.due_at:
             continue

@@ -18,7 +18,7 @@ from flask import current_app
 from cases import bulletin, codes, statistics
 from cases.db import db
 from cases.models import Appeal, CaseEvent, Deadline, OutboxJob, User, utcnow
-from workflows import lifecycle, notifications, outbox
+from workflows import calendar, engine, lifecycle, notifications, outbox
 from workflows.calendar import SHANGHAI
 from workflows.notifications import EMAIL, SMS, Message
 
@@ -169,6 +169,16 @@ def rollup_period(period: str) -> dict[str, Any]:
     rev, created = bulletin.store_rollup(p, figures, text)
     db.session.commit()
     return {"period": p.code, "revision": rev.number, "created": created}
+
+
+@outbox.job("recompute_clocks")
+def recompute_clocks(days: list[str], actor_id: int | None = None) -> int:
+    """Work the running clocks out again after the official calendar changed on `days` (节假日安排)."""
+    actor = db.session.get(User, actor_id) if actor_id else None
+    calendar.forget_entered_days()
+    moved = engine.recompute_clocks({dt.date.fromisoformat(day) for day in days}, actor)
+    db.session.commit()
+    return moved
 
 
 @task("sweep_deadlines")

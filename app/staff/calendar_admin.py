@@ -9,12 +9,13 @@ import datetime as dt
 import sqlalchemy as sa
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from app.extensions import db
 from app.staff import bp
 from app.staff.forms import CalendarDaysForm, RevokeForm
 from cases.models import CalendarDay, utcnow
-from workflows import calendar, engine
+from workflows import calendar, outbox
 
 
 def _year() -> int:
@@ -78,26 +79,20 @@ def admin_calendar_add():
         entry = db.session.get(CalendarDay, day) or CalendarDay(day=day)
         entry.working, entry.name, entry.entered_by_id, entry.entered_at = working, name, g.user.id, utcnow()
         db.session.add(entry)
-    moved = _apply(days)
-    flash(_("已录入 %(n)s 天：%(name)s。", n=len(days), name=name) + " " + _moved(moved), "success")
+    _apply(days)
+    flash(_("已录入 %(n)s 天：%(name)s。", n=len(days), name=name) + " " + str(MOVING), "success")
     return redirect(url_for("staff.admin_calendar", year=start.year))
 
 
-def _apply(days: set[dt.date]) -> int:
-    """Save the change, then move the running clocks it concerns (each noted on its case); how many moved."""
-    db.session.flush()
-    calendar.forget_entered_days()
-    moved = engine.recompute_clocks(days, actor=g.user)
+def _apply(days: set[dt.date]) -> None:
+    """Save the change with a job that moves the running clocks it concerns (each noted on its case): at a
+    million appeals a day can move thousands of clocks, seconds of work that a page should not wait for."""
+    outbox.record("recompute_clocks", {"days": sorted(d.isoformat() for d in days), "actor_id": g.user.id})
     db.session.commit()
     calendar.forget_entered_days()
-    return moved
 
 
-def _moved(moved: int) -> str:
-    """What the change did to the running clocks, for the message."""
-    if not moved:
-        return _("没有在计时的期限因此改变。")
-    return _("%(n)s 个在计时的期限已按新的安排重新计算，并记入各案件的处理记录。", n=moved)
+MOVING = _l("在计时的期限正在按新的安排重新计算，每个改变的期限都会记入其案件的处理记录。")
 
 
 @bp.route("/admin/calendar/<day>/delete", methods=["POST"])
@@ -113,6 +108,6 @@ def admin_calendar_delete(day: str):
     if not RevokeForm().validate():
         abort(400)
     db.session.delete(entry)
-    moved = _apply({when})
-    flash(_("已删除 %(day)s 的录入。", day=when.isoformat()) + " " + _moved(moved), "success")
+    _apply({when})
+    flash(_("已删除 %(day)s 的录入。", day=when.isoformat()) + " " + str(MOVING), "success")
     return redirect(url_for("staff.admin_calendar", year=when.year))
