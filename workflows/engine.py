@@ -284,12 +284,13 @@ def _run_clocks(appeal: Appeal, t: Transition, now: dt.datetime) -> None:
         rule = DEADLINES[kind]
         due = calendar.due_after(now, setting(rule.amount_setting), setting(rule.working_setting))
         appeal.deadlines.append(Deadline(kind=kind, started_at=now, due_at=due))
+    set_due_times(appeal, now)
+
+
+def set_due_times(appeal: Appeal, now: dt.datetime) -> None:
+    """From the case's clocks: whether one running clock is past due at `now`, and the earliest due time of
+    the open clocks and of the running ones, kept on the appeal row."""
     appeal.overdue = any(d.stopped_at is None and d.paused_at is None and d.due_at < now for d in appeal.deadlines)
-    set_due_times(appeal)
-
-
-def set_due_times(appeal: Appeal) -> None:
-    """Copy the earliest due time of the case's open clocks, and of its running ones, onto the appeal row."""
     open_dues = [d.due_at for d in appeal.deadlines if d.stopped_at is None]
     running = [d.due_at for d in appeal.deadlines if d.stopped_at is None and d.paused_at is None]
     appeal.next_due_at = min(open_dues, default=None)
@@ -350,8 +351,7 @@ def recompute_clocks(changed: set[dt.date], actor: User | None = None, now: dt.d
         if clock.kind == "operator_reply":
             for referral in _active_referrals(appeal):
                 referral.due_at = due
-        appeal.overdue = any(d.stopped_at is None and d.paused_at is None and d.due_at < now for d in appeal.deadlines)
-        set_due_times(appeal)
+        set_due_times(appeal, now)
         old_day, new_day = calendar.local_date(before).isoformat(), calendar.local_date(due).isoformat()
         add_note(
             appeal,

@@ -17,6 +17,9 @@ from app.staff.forms import CalendarDaysForm, RevokeForm
 from cases.models import CalendarDay, utcnow
 from workflows import calendar, outbox
 
+# What the flash says of the running clocks after a change (the job moves them; see _apply).
+MOVING = _l("在计时的期限正在按新的安排重新计算，每个改变的期限都会记入其案件的处理记录。")
+
 
 def _year() -> int:
     """The year shown: ?year=, else the current one (Asia/Shanghai)."""
@@ -28,15 +31,8 @@ def _year() -> int:
 
 def _years(year: int) -> list[dict]:
     """The shown year and its neighbours: whether the package covers each and how many days were entered."""
-    counts = dict(
-        db.session.execute(
-            sa.select(sa.extract("year", CalendarDay.day).cast(sa.Integer), sa.func.count()).group_by(
-                sa.extract("year", CalendarDay.day).cast(sa.Integer)
-            )
-        )
-        .tuples()
-        .all()
-    )
+    entered_year = sa.extract("year", CalendarDay.day).cast(sa.Integer)
+    counts = dict(db.session.execute(sa.select(entered_year, sa.func.count()).group_by(entered_year)).tuples().all())
     return [
         {"year": y, "package": calendar.package_covers(y), "entered": counts.get(y, 0)}
         for y in (year - 1, year, year + 1)
@@ -90,9 +86,6 @@ def _apply(days: set[dt.date]) -> None:
     outbox.record("recompute_clocks", {"days": sorted(d.isoformat() for d in days), "actor_id": g.user.id})
     db.session.commit()
     calendar.forget_entered_days()
-
-
-MOVING = _l("在计时的期限正在按新的安排重新计算，每个改变的期限都会记入其案件的处理记录。")
 
 
 @bp.route("/admin/calendar/<day>/delete", methods=["POST"])
