@@ -19,7 +19,7 @@ def check_events(events: list[dict[str, Any]]) -> list[str]:
             reason = f"not allowed from state {state}" if known else "unknown action"
             return [f"events[{i}]: {ev['action']} {reason}"]
         try:
-            engine.clean_fields(t, ev["data"])
+            engine.clean_fields(t, ev["data"], lenient=True)
         except InvalidFields as exc:
             detail = "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in exc.errors.items())
             return [f"events[{i}] ({ev['action']}): {detail}"]
@@ -28,7 +28,10 @@ def check_events(events: list[dict[str, Any]]) -> list[str]:
 
 
 def replay_events(appeal: Appeal, events: list[dict[str, Any]]) -> None:
-    """Submit the appeal at its receipt time, then take each event's action at its time, as the import actor."""
+    """Submit the appeal at its receipt time, then take each event's action at its time, as the import actor.
+
+    Leniently: an event without the details an older system did not keep is taken and marked so.
+    """
     steps = [{"action": "submit", "at": appeal.received_at, "data": {}}, *events]
     for ev in steps:
         engine.perform(
@@ -40,4 +43,5 @@ def replay_events(appeal: Appeal, events: list[dict[str, Any]]) -> None:
             actor_kind="import",
             enforce_roles=False,
             notify=False,
+            lenient=True,
         )
