@@ -96,7 +96,7 @@ def tables(figures: dict[str, Any]) -> list[Table]:
             "rejected_by_ground",
             _("不予受理理由"),
             [_("理由"), _("件数")],
-            [[code_name(k, "rejection_ground"), v] for k, v in figures.get("rejected_by_ground", {}).items()],
+            [[_ground_name(k), v] for k, v in figures.get("rejected_by_ground", {}).items()],
         ),
         Table(
             "timeliness",
@@ -105,6 +105,11 @@ def tables(figures: dict[str, Any]) -> list[Table]:
             [[str(label), _value(timeliness.get(key))] for key, label in TIMELINESS_LABELS.items()],
         ),
     ]
+
+
+def _ground_name(code: str) -> str:
+    """A rejection ground's name; "unknown" for rejections an older system recorded without their ground."""
+    return _("理由不详（原系统未记录）") if code == "unknown" else code_name(code, "rejection_ground")
 
 
 def bars(rows: list[tuple[str, float | int]]) -> list[dict[str, Any]]:

@@ -171,6 +171,10 @@ def import_records_command(file: str, dry_run: bool, batch_size: int) -> None:
     total = len(report.errors) + report.more_errors
     if total > 1000:
         click.echo(f"... and {total - 1000} more bad lines", err=True)
+    if report.problems:
+        click.echo("bad lines by kind of problem:", err=True)
+        for kind, n in report.problems.most_common():
+            click.echo(f"{n:>8}  {kind}", err=True)
     click.echo(json.dumps({k: v for k, v in report.as_dict().items() if k != "errors"}, ensure_ascii=False))
     if not report.ok:
         click.echo(f"{total} bad lines: nothing was imported", err=True)

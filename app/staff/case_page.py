@@ -55,6 +55,7 @@ def field_labels() -> dict[str, str]:
         "assignee": _("承办人"),
         "previous": _("原承办人"),
         "taken": _("本人接办"),
+        "imported_without_details": _("导入时原系统未记录详情"),
     }
 
 
