@@ -55,6 +55,7 @@ ROUTES: dict[str, frozenset[str] | str] = {
     "staff.material_download": CASEWORK,
     "staff.material_preview": CASEWORK,
     "staff.material_inline": CASEWORK,
+    "staff.material_record": CASEWORK,
     "staff.admin_users": ADMINS,
     "staff.admin_user_new": ADMINS,
     "staff.admin_user_active": ADMINS,
