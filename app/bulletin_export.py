@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Response
+from flask import Response, current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -182,49 +182,39 @@ def json_response(payload: dict[str, Any], filename: str) -> Response:
     )
 
 
-def pdf_response(title: str, paragraph: str, all_tables: list[Table], filename: str) -> Response:
-    """The bulletin as a PDF, in the built-in CID font STSong-Light (renders Chinese without a font file)."""
-    from reportlab.lib import colors
-    from reportlab.lib.pagesizes import A4
-    from reportlab.lib.styles import ParagraphStyle
-    from reportlab.lib.units import mm
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, TableStyle
-    from reportlab.platypus import Table as PdfTable
+def pdf_response(
+    title: str, period_label: str, paragraph: str, all_tables: list[Table], charts: list[Any], filename: str
+) -> Response:
+    """The bulletin as a PDF: the centre and the period atop each page, page numbers, charts, then tables."""
+    from app import bulletin_pdf
 
-    font = "STSong-Light"
-    if font not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(font))
-    heading = ParagraphStyle("h", fontName=font, fontSize=16, leading=22, spaceAfter=6)
-    sub = ParagraphStyle("s", fontName=font, fontSize=12, leading=16, spaceBefore=8, spaceAfter=4)
-    body = ParagraphStyle("b", fontName=font, fontSize=10.5, leading=17, wordWrap="CJK" if not is_english() else None)
-    cell = ParagraphStyle("c", fontName=font, fontSize=9, leading=12, wordWrap="CJK")
-    story: list[Any] = [Paragraph(title, heading)]
-    if paragraph:
-        story += [Paragraph(paragraph, body), Spacer(1, 4 * mm)]
-    for t in all_tables:
-        if not t.rows:
-            continue
-        story.append(Paragraph(t.title, sub))
-        data = [[Paragraph(str(h), cell) for h in t.headers]] + [
-            [Paragraph(str(v), cell) for v in row] for row in t.rows
-        ]
-        table = PdfTable(data, repeatRows=1)
-        table.setStyle(
-            TableStyle(
-                [
-                    ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
-                    ("BACKGROUND", (0, 0), (-1, 0), colors.whitesmoke),
-                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ]
-            )
-        )
-        story.append(table)
-    buf = io.BytesIO()
-    SimpleDocTemplate(buf, pagesize=A4, title=title, leftMargin=18 * mm, rightMargin=18 * mm).build(story)
+    data = bulletin_pdf.build(
+        title=title,
+        header_left=current_app.config["CENTRE_NAME"],
+        header_right=period_label,
+        page_label=_("第 {n} 页，共 {nb} 页"),
+        paragraph=paragraph,
+        charts=charts,
+        tables=all_tables,
+        charts_heading=_("图表"),
+        tables_heading=_("数据表"),
+        font_path=current_app.config.get("PDF_FONT_PATH") or bulletin_pdf.DEFAULT_FONT,
+        lang="en" if is_english() else "zh-CN",
+    )
     return Response(
-        buf.getvalue(),
+        data,
         mimetype="application/pdf",
         headers={"Content-Disposition": f'inline; filename="{filename}.pdf"'},
     )
+
+
+def pdf_charts(figures: dict[str, Any]) -> list[Any]:
+    """The charts of a set of figures, for the PDF."""
+    from app.bulletin_pdf import Chart
+
+    rows = chart_rows(figures)
+    return [
+        Chart(_("受理用户申诉按被申诉企业（件）"), [(r["label"], r["value"]) for r in rows["chart_operator"]]),
+        Chart(_("受理用户申诉按类别（件）"), [(r["label"], r["value"]) for r in rows["chart_category"]]),
+        Chart(_("办理结果（件）"), [(r["label"], r["value"]) for r in rows["chart_outcome"]]),
+    ]

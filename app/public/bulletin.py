@@ -96,4 +96,5 @@ def bulletin_export(period: str, fmt: str):
             name,
         )
     title = _("%(period)s申诉受理情况", period=_label(p))
-    return export.pdf_response(title, rev.paragraph, tables, name)
+    charts = export.pdf_charts(rev.figures)
+    return export.pdf_response(title, _label(p), rev.paragraph, tables, charts, name)
