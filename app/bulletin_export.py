@@ -40,6 +40,12 @@ TIMELINESS_LABELS = {
     "median_days_to_close": _l("受理至办结天数中位数"),
 }
 TABLE_KEYS = ("summary", "by_operator", "by_category", "by_outcome", "rejected_by_ground", "timeliness")
+TREND_TITLES = {
+    "operator": _l("受理用户申诉趋势：按被申诉企业（件）"),
+    "category": _l("受理用户申诉趋势：按类别（件）"),
+    "service_type": _l("受理用户申诉趋势：按业务类型（件）"),
+}
+TREND_HEADERS = {"operator": _l("企业"), "category": _l("类别"), "service_type": _l("业务类型")}
 
 
 @dataclass
@@ -72,6 +78,11 @@ def tables(figures: dict[str, Any]) -> list[Table]:
         for o in figures.get("by_operator", [])
     ]
     timeliness = figures.get("timeliness", {})
+    return _breakdown_tables(figures, summary, operators, timeliness) + trend_tables(figures)
+
+
+def _breakdown_tables(figures, summary, operators, timeliness) -> list[Table]:
+    """The tables of the period's figures and breakdowns."""
     return [
         Table("summary", _("主要数据"), [_("指标"), _("数值")], summary),
         Table(
@@ -105,6 +116,75 @@ def tables(figures: dict[str, Any]) -> list[Table]:
             [[str(label), _value(timeliness.get(key))] for key, label in TIMELINESS_LABELS.items()],
         ),
     ]
+
+
+def operator_names() -> dict[str, str]:
+    """Operator code -> the short name, else the full name."""
+    import sqlalchemy as sa
+
+    from app.extensions import db
+    from cases.models import Operator
+
+    rows = db.session.execute(sa.select(Operator.code, Operator.short_name, Operator.name))
+    return {code: short or name for code, short, name in rows}
+
+
+def _series_names(dimension: str, keys: list[str]) -> dict[str, str]:
+    """Display names of a trend's series."""
+    if dimension == "operator":
+        names = operator_names()
+        return {k: names.get(k, k) for k in keys}
+    return {k: code_name(k, dimension) for k in keys}
+
+
+def bucket_label(day: str, unit: str) -> str:
+    """2022-07 for a month, 2022-07-04 (its Monday) for a week."""
+    return day[:7] if unit == "month" else day
+
+
+def trend_tables(figures: dict[str, Any]) -> list[Table]:
+    """The trends' data tables (one series a row, one month or week a column), when the figures carry them."""
+    out = []
+    trends = figures.get("trends")
+    if trends:
+        columns = [bucket_label(d, trends["unit"]) for d in trends["buckets"]]
+        for dimension in ("operator", "category", "service_type"):
+            names = _series_names(dimension, list(trends[dimension]))
+            rows = [[names[k], *v] for k, v in trends[dimension].items()]
+            rows.append([_("合计"), *trends["total"]])
+            out.append(
+                Table(
+                    f"trend_{dimension}", str(TREND_TITLES[dimension]), [str(TREND_HEADERS[dimension]), *columns], rows
+                )
+            )
+    rates = figures.get("per_million_trend")
+    if rates and rates["operator"]:
+        names = _series_names("operator", list(rates["operator"]))
+        labels = [_period_label(code) for code in rates["periods"]]
+        rows = [[names[k], *(_value(v) for v in values)] for k, values in rates["operator"].items()]
+        out.append(Table("per_million", _("百万用户申诉率趋势（按被申诉企业）"), [_("企业"), *labels], rows))
+    return out
+
+
+def _period_label(code: str) -> str:
+    from cases.bulletin import Period
+
+    p = Period.parse(code)
+    return p.label_en() if is_english() else p.label_zh()
+
+
+def trend_charts(figures: dict[str, Any]) -> list[dict[str, Any]]:
+    """The trends as line charts, each with the key of its data table (for the table and the CSV link)."""
+    from app.charts import line_chart
+
+    charts = []
+    for t in trend_tables(figures):
+        series_rows = t.rows[:-1] if t.key.startswith("trend_") else t.rows  # the total row is in the table only
+        series = {str(row[0]): [None if v == "—" else v for v in row[1:]] for row in series_rows}
+        charts.append(
+            {"key": t.key, "title": t.title, "chart": line_chart(t.headers[1:], series, {k: k for k in series})}
+        )
+    return charts
 
 
 def _ground_name(code: str) -> str:
@@ -213,7 +293,13 @@ def pdf_charts(figures: dict[str, Any]) -> list[Any]:
     from app.bulletin_pdf import Chart
 
     rows = chart_rows(figures)
-    return [
+    trend = figures.get("trends")
+    over_time = []
+    if trend:
+        title = _("受理用户申诉按月（件）") if trend["unit"] == "month" else _("受理用户申诉按周（件）")
+        buckets = [bucket_label(d, trend["unit"]) for d in trend["buckets"]]
+        over_time = [Chart(title, list(zip(buckets, trend["total"], strict=True)))]
+    return over_time + [
         Chart(_("受理用户申诉按被申诉企业（件）"), [(r["label"], r["value"]) for r in rows["chart_operator"]]),
         Chart(_("受理用户申诉按类别（件）"), [(r["label"], r["value"]) for r in rows["chart_category"]]),
         Chart(_("办理结果（件）"), [(r["label"], r["value"]) for r in rows["chart_outcome"]]),

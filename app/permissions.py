@@ -98,6 +98,7 @@ ROUTES: dict[str, frozenset[str] | str] = {
     "staff.statistics": STAFF,
     "staff.statistics_export": STAFF,
     "staff.statistics_drilldown": STAFF,
+    "staff.statistics_weeks_csv": SUPERVISORS,
     "staff.bulletin_revisions": STAFF,
     "staff.bulletin_period": STAFF,
     "staff.bulletin_build": SUPERVISORS,
