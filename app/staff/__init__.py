@@ -6,6 +6,7 @@ bp = Blueprint("staff", __name__)
 
 from app.staff import (  # noqa: E402,F401
     admin,
+    alerts,
     audit,
     calendar_admin,
     case_page,

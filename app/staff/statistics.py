@@ -234,7 +234,13 @@ def weeks_context() -> dict[str, Any]:
     weeks, table = weeks_table()
     series = {str(_("本期")): weeks["current"], str(_("上年同期")): weeks["year_before"]}
     chart = line_chart(weeks["weeks"], series, {})
-    return {"weeks_chart": {"key": table.key, "title": table.title, "chart": chart}, "weeks_rows": table.rows}
+    from cases import alerts
+
+    return {
+        "weeks_chart": {"key": table.key, "title": table.title, "chart": chart},
+        "weeks_rows": table.rows,
+        "open_alerts": len(alerts.open_alerts()),
+    }
 
 
 @bp.route("/statistics/weeks.csv")
