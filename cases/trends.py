@@ -90,15 +90,24 @@ def accepted_series(
     days = buckets(start, end, unit)
     bucket = _bucket_sql(CaseEvent.at, unit, _on_postgres(ex))
     operator_id = event_operator()
-    rows = ex.execute(
-        sa.select(
-            bucket, operator_id, Appeal.category, Appeal.service_type, sa.func.count(sa.distinct(CaseEvent.appeal_id))
-        )
+    keys = (bucket, operator_id, Appeal.category, Appeal.service_type)
+    events = (
+        sa.select(*keys)
         .select_from(CaseEvent)
         .join(Appeal, Appeal.id == CaseEvent.appeal_id)
         .where(CaseEvent.action == "accept", _between(CaseEvent.at, start, end))
-        .group_by(bucket, operator_id, Appeal.category, Appeal.service_type)
-    ).all()
+        .group_by(*keys)
+    )
+    counts = {tuple(row[:-1]): row[-1] for row in ex.execute(events.add_columns(sa.func.count()))}
+    # Events are counted per group (a hash aggregate); a case accepted twice in a bucket was reopened in the range
+    # (as in statistics.event_breakdown), so only those cases are counted as distinct cases.
+    reopened = sa.select(CaseEvent.appeal_id).where(CaseEvent.action == "reopen", _between(CaseEvent.at, start, end))
+    repeats = events.where(CaseEvent.appeal_id.in_(reopened)).add_columns(
+        sa.func.count() - sa.func.count(sa.distinct(CaseEvent.appeal_id))
+    )
+    for row in ex.execute(repeats):
+        counts[tuple(row[:-1])] -= row[-1]
+    rows = [(*key, n) for key, n in counts.items()]
     codes = dict(ex.execute(sa.select(Operator.id, Operator.code)).all())
     index = {day: i for i, day in enumerate(days)}
     series: dict[str, dict[str, list[int]]] = {d: defaultdict(lambda: [0] * len(days)) for d in DIMENSIONS}

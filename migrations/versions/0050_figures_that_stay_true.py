@@ -9,8 +9,8 @@
 - material.arrived_by and material.description: how a staff-recorded item came (post, counter) and what a
   paper item is; ix_material_received_source: 用户提交材料 counts the appellants' items (not the operators'
   evidence) from the index alone.
-- ix_appeal_closed_at is dropped: 办结 now counts the closing events of the period (from the event index), not
-  the cases' current closing time.
+- ix_appeal_closed_at gains the id: 办结 counts the closing events of the period, not the cases' current
+  state; the cases never reopened are read by closing time from this index, less the few reopened since.
 - alert: the early warnings (异常预警), one per operator, dimension, key and week.
 
 Revision ID: 0050
@@ -51,6 +51,7 @@ def upgrade():
         batch_op.add_column(sa.Column("description", sa.Text(), nullable=False, server_default=""))
     op.create_index("ix_material_received_source", "material", ["received_at", "source"])
     op.drop_index("ix_appeal_closed_at", table_name="appeal")
+    op.create_index("ix_appeal_closed_at", "appeal", ["closed_at", "received_at", "id"])
     op.create_table(
         "alert",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -77,6 +78,7 @@ def upgrade():
 def downgrade():
     """Drop them (and bring back 0008's indexes)."""
     op.drop_table("alert")
+    op.drop_index("ix_appeal_closed_at", table_name="appeal")
     op.create_index("ix_appeal_closed_at", "appeal", ["closed_at", "received_at"])
     op.drop_index("ix_material_received_source", table_name="material")
     with op.batch_alter_table("material") as batch_op:
