@@ -181,10 +181,13 @@ def trend_charts(figures: dict[str, Any]) -> list[dict[str, Any]]:
     for t in trend_tables(figures):
         series_rows = t.rows[:-1] if t.key.startswith("trend_") else t.rows  # the total row is in the table only
         series = {str(row[0]): [None if v == "—" else v for v in row[1:]] for row in series_rows}
-        charts.append(
-            {"key": t.key, "title": t.title, "chart": line_chart(t.headers[1:], series, {k: k for k in series})}
-        )
+        charts.append({"key": t.key, "title": t.title, "chart": line_chart(short_labels(t.headers[1:]), series, {})})
     return charts
+
+
+def short_labels(labels: list[str]) -> list[str]:
+    """Labels under a chart's axis: a week's Monday as MM-DD (the table keeps the full date)."""
+    return [label[5:] if len(label) == 10 else label for label in labels]
 
 
 def _ground_name(code: str) -> str:

@@ -24,7 +24,7 @@ PALETTE = (
 )
 DASHES = ("", "6 3", "2 2", "8 3 2 3")
 WIDTH, HEIGHT = 640, 260
-LEFT, RIGHT, TOP, BOTTOM = 48, 12, 12, 36
+LEFT, RIGHT, TOP, BOTTOM = 48, 34, 12, 36  # room for the first and last labels under the axis
 
 
 def _nice_top(value: float) -> float:

@@ -233,7 +233,7 @@ def weeks_context() -> dict[str, Any]:
 
     weeks, table = weeks_table()
     series = {str(_("本期")): weeks["current"], str(_("上年同期")): weeks["year_before"]}
-    chart = line_chart(weeks["weeks"], series, {})
+    chart = line_chart(export.short_labels(weeks["weeks"]), series, {})
     from cases import alerts
 
     return {
