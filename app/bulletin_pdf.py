@@ -122,6 +122,7 @@ class BulletinPdf(FPDF):
         """A table with its heading row repeated on each page; its heading kept with its first rows."""
         self.heading(title, follows=8 * (1 + min(len(rows), 3)), size=11)
         self.set_font(FONT, "", 9)
+        self.set_fill_color(255, 255, 255)  # the charts' bar colour must not fill the cells
         widths = [2.2] + [1.0] * (len(headers) - 1)
         with self.table(
             col_widths=widths,
