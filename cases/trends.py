@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from cases.bulletin import SHANGHAI, Period, per_million
 from cases.db import db
 from cases.models import Appeal, CaseEvent, Operator, SubscriberCount
-from cases.statistics import Executor, _between, _fmt, _on_postgres, event_operator
+from cases.statistics import Executor, _between, _fmt, _on_postgres, compute, event_operator
 
 WEEKLY_BELOW_DAYS = 180  # a span shorter than six months (the shortest half-year has 181 days) goes by week
 DIMENSIONS = ("operator", "category", "service_type")
@@ -197,3 +197,10 @@ def weeks_against_year_before(today: dt.date, weeks: int = 12) -> dict[str, Any]
 def shanghai_today(now_utc: dt.datetime) -> dt.date:
     """Today's date in Asia/Shanghai."""
     return now_utc.replace(tzinfo=dt.UTC).astimezone(SHANGHAI).date()
+
+
+def rollup_figures(period: Period) -> dict[str, Any]:
+    """What a period's rollup stores: its figures (`statistics.compute`) and its trends, published alike."""
+    figures = compute(period.start_utc, period.end_utc, period)
+    figures["trends"] = accepted_series(period.start_utc, period.end_utc)
+    return figures

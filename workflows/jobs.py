@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
-from cases import alerts, bulletin, codes, statistics, trends
+from cases import alerts, bulletin, codes, trends
 from cases.db import db
 from cases.models import Alert, Appeal, CaseEvent, Deadline, OutboxJob, User, utcnow
 from workflows import calendar, engine, lifecycle, notifications, outbox
@@ -164,8 +164,7 @@ def remind_operator(deadline_id: int) -> int:
 def rollup_period(period: str) -> dict[str, Any]:
     """Compute a period's figures and store them as a new revision unless they equal the latest one."""
     p = bulletin.Period.parse(period)
-    figures = statistics.compute(p.start_utc, p.end_utc, p)
-    figures["trends"] = trends.accepted_series(p.start_utc, p.end_utc)  # published with the figures, frozen alike
+    figures = trends.rollup_figures(p)
     text = bulletin.paragraph(p, figures, current_app.config["CENTRE_NAME"], current_app.config["CENTRE_SHORT_NAME"])
     rev, created = bulletin.store_rollup(p, figures, text)
     db.session.commit()
