@@ -304,8 +304,8 @@ class Material(db.Model):
     source: Mapped[str] = mapped_column(sa.String(16), default="consumer")  # consumer staff operator legacy
     uploaded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
     # How a staff-recorded item came (post, counter) and, for a paper item, what it is.
-    arrived_by: Mapped[str] = mapped_column(sa.String(16), default="")
-    description: Mapped[str] = mapped_column(sa.Text, default="")
+    arrived_by: Mapped[str] = mapped_column(sa.String(16), default="", server_default="")
+    description: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
 
     appeal: Mapped[Appeal] = relationship(back_populates="materials")
 
