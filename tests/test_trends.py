@@ -7,7 +7,7 @@ import datetime as dt
 import re
 
 from app.extensions import db
-from cases import bulletin, trends
+from cases import bulletin, statistics, trends
 from cases.bulletin import Period
 from cases.models import SubscriberCount
 from tests.factories import make_appeal, operator
@@ -39,7 +39,7 @@ def test_monthly_series_match_hand_counts_by_operator_category_and_service_type(
     assert s["operator"] == {"cmcc_jl": [1, 1, 1, 0, 0, 0], "mvno_xiaomi": [0, 1, 0, 0, 0, 0]}
     assert s["category"] == {"charging": [1, 1, 1, 0, 0, 0], "network": [0, 1, 0, 0, 0, 0]}
     assert s["service_type"] == {"broadband": [0, 1, 1, 0, 0, 0], "mobile": [1, 1, 0, 0, 0, 0]}
-    assert sum(s["total"]) == jobs.statistics.compute(p.start_utc, p.end_utc)["appeals_accepted"]
+    assert sum(s["total"]) == statistics.compute(p.start_utc, p.end_utc)["appeals_accepted"]
 
 
 def test_a_quarter_is_shown_by_monday_to_sunday_weeks(app):
