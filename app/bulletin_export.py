@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Response
+from flask import Response, current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -40,6 +40,12 @@ TIMELINESS_LABELS = {
     "median_days_to_close": _l("受理至办结天数中位数"),
 }
 TABLE_KEYS = ("summary", "by_operator", "by_category", "by_outcome", "rejected_by_ground", "timeliness")
+TREND_TITLES = {
+    "operator": _l("受理用户申诉趋势：按被申诉企业（件）"),
+    "category": _l("受理用户申诉趋势：按类别（件）"),
+    "service_type": _l("受理用户申诉趋势：按业务类型（件）"),
+}
+TREND_HEADERS = {"operator": _l("企业"), "category": _l("类别"), "service_type": _l("业务类型")}
 
 
 @dataclass
@@ -72,6 +78,11 @@ def tables(figures: dict[str, Any]) -> list[Table]:
         for o in figures.get("by_operator", [])
     ]
     timeliness = figures.get("timeliness", {})
+    return _breakdown_tables(figures, summary, operators, timeliness) + trend_tables(figures)
+
+
+def _breakdown_tables(figures, summary, operators, timeliness) -> list[Table]:
+    """The tables of the period's figures and breakdowns."""
     return [
         Table("summary", _("主要数据"), [_("指标"), _("数值")], summary),
         Table(
@@ -96,7 +107,7 @@ def tables(figures: dict[str, Any]) -> list[Table]:
             "rejected_by_ground",
             _("不予受理理由"),
             [_("理由"), _("件数")],
-            [[code_name(k, "rejection_ground"), v] for k, v in figures.get("rejected_by_ground", {}).items()],
+            [[_ground_name(k), v] for k, v in figures.get("rejected_by_ground", {}).items()],
         ),
         Table(
             "timeliness",
@@ -105,6 +116,83 @@ def tables(figures: dict[str, Any]) -> list[Table]:
             [[str(label), _value(timeliness.get(key))] for key, label in TIMELINESS_LABELS.items()],
         ),
     ]
+
+
+def operator_names() -> dict[str, str]:
+    """Operator code -> the short name, else the full name."""
+    import sqlalchemy as sa
+
+    from app.extensions import db
+    from cases.models import Operator
+
+    rows = db.session.execute(sa.select(Operator.code, Operator.short_name, Operator.name))
+    return {code: short or name for code, short, name in rows}
+
+
+def _series_names(dimension: str, keys: list[str]) -> dict[str, str]:
+    """Display names of a trend's series."""
+    if dimension == "operator":
+        names = operator_names()
+        return {k: names.get(k, k) for k in keys}
+    return {k: code_name(k, dimension) for k in keys}
+
+
+def bucket_label(day: str, unit: str) -> str:
+    """2022-07 for a month, 2022-07-04 (its Monday) for a week."""
+    return day[:7] if unit == "month" else day
+
+
+def trend_tables(figures: dict[str, Any]) -> list[Table]:
+    """The trends' data tables (one series a row, one month or week a column), when the figures carry them."""
+    out = []
+    trends = figures.get("trends")
+    if trends:
+        columns = [bucket_label(d, trends["unit"]) for d in trends["buckets"]]
+        for dimension in ("operator", "category", "service_type"):
+            names = _series_names(dimension, list(trends[dimension]))
+            rows = [[names[k], *v] for k, v in trends[dimension].items()]
+            rows.append([_("合计"), *trends["total"]])
+            out.append(
+                Table(
+                    f"trend_{dimension}", str(TREND_TITLES[dimension]), [str(TREND_HEADERS[dimension]), *columns], rows
+                )
+            )
+    rates = figures.get("per_million_trend")
+    if rates and rates["operator"]:
+        names = _series_names("operator", list(rates["operator"]))
+        labels = [_period_label(code) for code in rates["periods"]]
+        rows = [[names[k], *(_value(v) for v in values)] for k, values in rates["operator"].items()]
+        out.append(Table("per_million", _("百万用户申诉率趋势（按被申诉企业）"), [_("企业"), *labels], rows))
+    return out
+
+
+def _period_label(code: str) -> str:
+    from cases.bulletin import Period
+
+    p = Period.parse(code)
+    return p.label_en() if is_english() else p.label_zh()
+
+
+def trend_charts(figures: dict[str, Any]) -> list[dict[str, Any]]:
+    """The trends as line charts, each with the key of its data table (for the table and the CSV link)."""
+    from app.charts import line_chart
+
+    charts = []
+    for t in trend_tables(figures):
+        series_rows = t.rows[:-1] if t.key.startswith("trend_") else t.rows  # the total row is in the table only
+        series = {str(row[0]): [None if v == "—" else v for v in row[1:]] for row in series_rows}
+        charts.append({"key": t.key, "title": t.title, "chart": line_chart(short_labels(t.headers[1:]), series, {})})
+    return charts
+
+
+def short_labels(labels: list[str]) -> list[str]:
+    """Labels under a chart's axis: a week's Monday as MM-DD (the table keeps the full date)."""
+    return [label[5:] if len(label) == 10 else label for label in labels]
+
+
+def _ground_name(code: str) -> str:
+    """A rejection ground's name; "unknown" for rejections an older system recorded without their ground."""
+    return _("理由不详（原系统未记录）") if code == "unknown" else code_name(code, "rejection_ground")
 
 
 def bars(rows: list[tuple[str, float | int]]) -> list[dict[str, Any]]:
@@ -177,49 +265,45 @@ def json_response(payload: dict[str, Any], filename: str) -> Response:
     )
 
 
-def pdf_response(title: str, paragraph: str, all_tables: list[Table], filename: str) -> Response:
-    """The bulletin as a PDF, in the built-in CID font STSong-Light (renders Chinese without a font file)."""
-    from reportlab.lib import colors
-    from reportlab.lib.pagesizes import A4
-    from reportlab.lib.styles import ParagraphStyle
-    from reportlab.lib.units import mm
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, TableStyle
-    from reportlab.platypus import Table as PdfTable
+def pdf_response(
+    title: str, period_label: str, paragraph: str, all_tables: list[Table], charts: list[Any], filename: str
+) -> Response:
+    """The bulletin as a PDF: the centre and the period atop each page, page numbers, charts, then tables."""
+    from app import bulletin_pdf
 
-    font = "STSong-Light"
-    if font not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(font))
-    heading = ParagraphStyle("h", fontName=font, fontSize=16, leading=22, spaceAfter=6)
-    sub = ParagraphStyle("s", fontName=font, fontSize=12, leading=16, spaceBefore=8, spaceAfter=4)
-    body = ParagraphStyle("b", fontName=font, fontSize=10.5, leading=17, wordWrap="CJK" if not is_english() else None)
-    cell = ParagraphStyle("c", fontName=font, fontSize=9, leading=12, wordWrap="CJK")
-    story: list[Any] = [Paragraph(title, heading)]
-    if paragraph:
-        story += [Paragraph(paragraph, body), Spacer(1, 4 * mm)]
-    for t in all_tables:
-        if not t.rows:
-            continue
-        story.append(Paragraph(t.title, sub))
-        data = [[Paragraph(str(h), cell) for h in t.headers]] + [
-            [Paragraph(str(v), cell) for v in row] for row in t.rows
-        ]
-        table = PdfTable(data, repeatRows=1)
-        table.setStyle(
-            TableStyle(
-                [
-                    ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
-                    ("BACKGROUND", (0, 0), (-1, 0), colors.whitesmoke),
-                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ]
-            )
-        )
-        story.append(table)
-    buf = io.BytesIO()
-    SimpleDocTemplate(buf, pagesize=A4, title=title, leftMargin=18 * mm, rightMargin=18 * mm).build(story)
+    data = bulletin_pdf.build(
+        title=title,
+        header_left=current_app.config["CENTRE_NAME"],
+        header_right=period_label,
+        page_label=_("第 {n} 页，共 {nb} 页"),
+        paragraph=paragraph,
+        charts=charts,
+        tables=all_tables,
+        charts_heading=_("图表"),
+        tables_heading=_("数据表"),
+        font_path=current_app.config.get("PDF_FONT_PATH") or bulletin_pdf.DEFAULT_FONT,
+        lang="en" if is_english() else "zh-CN",
+    )
     return Response(
-        buf.getvalue(),
+        data,
         mimetype="application/pdf",
         headers={"Content-Disposition": f'inline; filename="{filename}.pdf"'},
     )
+
+
+def pdf_charts(figures: dict[str, Any]) -> list[Any]:
+    """The charts of a set of figures, for the PDF."""
+    from app.bulletin_pdf import Chart
+
+    rows = chart_rows(figures)
+    trend = figures.get("trends")
+    over_time = []
+    if trend:
+        title = _("受理用户申诉按月（件）") if trend["unit"] == "month" else _("受理用户申诉按周（件）")
+        buckets = [bucket_label(d, trend["unit"]) for d in trend["buckets"]]
+        over_time = [Chart(title, list(zip(buckets, trend["total"], strict=True)))]
+    return over_time + [
+        Chart(_("受理用户申诉按被申诉企业（件）"), [(r["label"], r["value"]) for r in rows["chart_operator"]]),
+        Chart(_("受理用户申诉按类别（件）"), [(r["label"], r["value"]) for r in rows["chart_category"]]),
+        Chart(_("办理结果（件）"), [(r["label"], r["value"]) for r in rows["chart_outcome"]]),
+    ]

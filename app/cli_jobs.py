@@ -18,6 +18,7 @@ from cases.models import OutboxJob, User, utcnow
 from workflows import jobs, outbox, queue, replay, scheduler
 
 bulletin_cli = AppGroup("bulletin", help="The half-yearly bulletin: build, show and publish revisions.")
+alerts_cli = AppGroup("alerts", help="Early warning (异常预警) of systemic problems.")
 
 
 def _app() -> Flask:
@@ -171,12 +172,26 @@ def import_records_command(file: str, dry_run: bool, batch_size: int) -> None:
     total = len(report.errors) + report.more_errors
     if total > 1000:
         click.echo(f"... and {total - 1000} more bad lines", err=True)
+    if report.problems:
+        click.echo("bad lines by kind of problem:", err=True)
+        for kind, n in report.problems.most_common():
+            click.echo(f"{n:>8}  {kind}", err=True)
     click.echo(json.dumps({k: v for k, v in report.as_dict().items() if k != "errors"}, ensure_ascii=False))
     if not report.ok:
         click.echo(f"{total} bad lines: nothing was imported", err=True)
         sys.exit(1)
     if dry_run:
         click.echo("dry run: nothing was changed")
+
+
+@alerts_cli.command("scan")
+@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="YYYY-MM-DD (today)")
+def alerts_scan(as_of: dt.datetime | None) -> None:
+    """Scan the last complete week before --as-of and print its alerts as JSON, one object a line."""
+    from cases import alerts
+
+    for alert, new in jobs.raise_alerts(as_of.date() if as_of else None):
+        click.echo(json.dumps(alerts.as_json(alert, new), ensure_ascii=False))
 
 
 def register(app: Flask) -> None:
@@ -188,5 +203,6 @@ def register(app: Flask) -> None:
         sweep_deadlines_command,
         import_records_command,
         bulletin_cli,
+        alerts_cli,
     ):
         app.cli.add_command(command)

@@ -60,6 +60,8 @@ def from_environment(instance_path: str) -> dict:
         "RQ_JOB_MONITORING_INTERVAL": _int("RQ_JOB_MONITORING_INTERVAL", 30),
         "RQ_HEARTBEAT_GRACE": _int("RQ_HEARTBEAT_GRACE", 60),
         "UPLOAD_FOLDER": os.environ.get("UPLOAD_FOLDER") or str(Path(instance_path) / "uploads"),
+        # The CJK font embedded in the bulletin PDF (Debian's fonts-noto-cjk); app/bulletin_pdf.py.
+        "PDF_FONT_PATH": os.environ.get("PDF_FONT_PATH") or "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
         "MAX_FILE_BYTES": max_file,
         "MAX_APPEAL_BYTES": max_appeal,
         # Werkzeug refuses a bigger body before reading it; one request carries at most one appeal's files.

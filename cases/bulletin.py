@@ -148,15 +148,20 @@ def change_percent(current: int, before: int | None) -> Decimal | None:
 
 
 def paragraph(period: Period, figures: dict[str, Any], centre_name: str, short_name: str) -> str:
-    """The headline paragraph in the seed's form, with full-width punctuation."""
+    """The headline paragraph in the seed's form, with full-width punctuation.
+
+    A change of 0.00 % reads 同比持平; without a figure for the year before the 同比 clause is left out, and
+    without an acceptance in the period the 和解率 clause (a rate of nothing) is left out.
+    """
     yoy = figures.get("yoy_change_pct")
     if yoy is None:
         trend = ""
+    elif (value := Decimal(str(yoy))) == 0:
+        trend = "同比持平，"
     else:
-        value = Decimal(str(yoy))
         trend = f"同比{'下降' if value < 0 else '上升'}{abs(value):.2f}%，"
     rate = figures.get("settlement_rate_pct")
-    rate_text = f"{Decimal(str(rate)):.2f}" if rate is not None else "0.00"
+    rate_clause = f"，和解率{Decimal(str(rate)):.2f}%" if rate is not None and figures["appeals_accepted"] else ""
     return (
         f"{period.label_zh()}，{centre_name}（以下简称{short_name}）"
         f"共接到用户电话咨询{figures['phone_consultations']}件，"
@@ -167,8 +172,8 @@ def paragraph(period: Period, figures: dict[str, Any], centre_name: str, short_n
         f"（其中，基础电信业务企业为{figures['appeals_accepted_basic']}件，"
         f"移动转售等其他企业{figures['appeals_accepted_resale_other']}件），"
         f"{trend}"
-        f"经{short_name}调解，电信用户与被申诉企业达成和解{figures['settled']}件，"
-        f"和解率{rate_text}%。"
+        f"经{short_name}调解，电信用户与被申诉企业达成和解{figures['settled']}件"
+        f"{rate_clause}。"
     )
 
 

@@ -45,6 +45,29 @@ from cases.models import (
 from cases.rows import row_of
 
 KINDS = ("operator", "subscribers", "contact", "appeal", "material", "baseline")
+# The field names each kind of record may carry (an unknown name is reported with these).
+FIELDS = {
+    "operator": ("kind", "code", "name", "operator_type", "short_name"),
+    "subscribers": ("kind", "operator", "period", "count"),
+    "contact": ("kind", "channel", "at", "case_no", "operator", "notes", "topic"),
+    "appeal": (
+        "kind",
+        "case_no",
+        "received_at",
+        "operator",
+        "category",
+        "service_type",
+        "complainant",
+        "service_number",
+        "channel",
+        "facts",
+        "request",
+        "events",
+    ),
+    "complainant": ("name", "phone", "email"),
+    "material": ("kind", "case_no", "received_at", "filename", "size", "sha256"),
+    "baseline": ("kind", "period", "figures"),
+}
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _CASE_NO = re.compile(r"^([A-Z]{1,6})(\d{4})-(\d{1,9})$")
 MAX_LISTED_ERRORS = 10_000  # a file of bad lines reports the first ones and counts the rest
@@ -62,6 +85,30 @@ class RecordError(ValueError):
     """A line that cannot be imported, with the reason."""
 
 
+def unknown_fields(rec: dict, expected: Iterable[str], where: str = "") -> None:
+    """Refuse a record with a field name outside `expected`, naming the names expected."""
+    expected = tuple(expected)
+    unknown = [k for k in rec if k not in expected]
+    if unknown:
+        names = ", ".join(f"{where}{k}" for k in unknown)
+        raise RecordError(f"{names}: unknown field; expected {', '.join(expected)}")
+
+
+_ITEM = re.compile(r"\[\d+\]")
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_CASE_NUMBER = re.compile(r"\b[A-Z]{1,6}\d{4}-\d+\b")
+_NUMBER = re.compile(r"\d+")
+
+
+def problem_kind(message: str) -> str:
+    """A bad line's reason without what is particular to the line (values, numbers, positions), so the
+    reasons of a file can be counted by kind."""
+    kind = _ITEM.sub("[]", message)
+    kind = _QUOTED.sub("…", kind)
+    kind = _CASE_NUMBER.sub("<case_no>", kind)
+    return _NUMBER.sub("N", kind)[:200]
+
+
 @dataclass
 class ImportReport:
     """What an import did (or would do): lines read, records added and skipped by kind, errors by line."""
@@ -72,6 +119,8 @@ class ImportReport:
     skipped: Counter = field(default_factory=Counter)
     errors: list[tuple[int, str]] = field(default_factory=list)
     more_errors: int = 0
+    problems: Counter = field(default_factory=Counter)  # every bad line's reason, by kind
+    without_details: Counter = field(default_factory=Counter)  # events imported without details, by action
     committed: bool = False
     seconds: float = 0.0
 
@@ -81,7 +130,8 @@ class ImportReport:
         return not self.errors and not self.more_errors
 
     def error(self, line: int, message: str) -> None:
-        """Note a bad line (the first MAX_LISTED_ERRORS are kept with their reason)."""
+        """Note a bad line (the first MAX_LISTED_ERRORS are kept with their reason; every one is counted by kind)."""
+        self.problems[problem_kind(message)] += 1
         if len(self.errors) < MAX_LISTED_ERRORS:
             self.errors.append((line, message))
         else:
@@ -101,6 +151,8 @@ class ImportReport:
             "skipped": dict(self.skipped),
             "errors": [{"line": n, "error": e} for n, e in self.errors],
             "more_errors": self.more_errors,
+            "problems": dict(self.problems.most_common()),
+            "imported_without_details": dict(self.without_details),
             "committed": self.committed,
             "seconds": round(self.seconds, 3),
             "records_per_second": round(self.records_per_second, 1),
@@ -282,6 +334,7 @@ class _Importer:
         kind = rec.get("kind")
         if kind not in KINDS:
             raise RecordError(f"kind: expected one of {', '.join(KINDS)}")
+        unknown_fields(rec, FIELDS[kind])
         getattr(self, f"_{kind}")(number, rec)
 
     def _operator_id(self, code: Any, required: bool = True) -> int | None:
@@ -397,6 +450,7 @@ class _Importer:
         person = rec.get("complainant")
         if not isinstance(person, dict):
             raise RecordError("complainant: expected an object with name and phone")
+        unknown_fields(person, FIELDS["complainant"], "complainant.")
         name = _text(person, "name", max_len=100)
         phone = _text(person, "phone", max_len=32)
         raw_events = rec.get("events") or []
@@ -416,7 +470,9 @@ class _Importer:
                 if not isinstance(terms, dict):
                     raise RecordError(f"events[{i}].terms: expected an object")
                 data.update(terms)
-            events.append({"action": ev["action"], "at": at, "data": data})
+            # The names given, for the lifecycle's check against the fields the action takes.
+            given = {"": [k for k in ev if k not in ("action", "at", "terms")], "terms": list(terms or ())}
+            events.append({"action": ev["action"], "at": at, "data": data, "given": given})
         problems = self.check(events)
         if problems:
             raise RecordError("; ".join(problems))
@@ -487,6 +543,9 @@ class _Importer:
                 appeal = Appeal(**f)
                 db.session.add(appeal)
                 self.replay(appeal, rec["events"])
+                for event in appeal.events:
+                    if event.details.get("imported_without_details"):
+                        self.report.without_details[event.action] += 1
                 built.append(appeal)
                 self.report.added["appeal"] += 1
                 m = _CASE_NO.match(f["case_no"])

@@ -248,7 +248,8 @@ class CaseEvent(db.Model):
     """One entry of a case's audit trail: a lifecycle action, a note, a reply, a view of personal data."""
 
     __tablename__ = "case_event"
-    __table_args__ = (sa.Index("ix_case_event_action_at", "action", "at", "appeal_id"),)  # cases, not events
+    # Cases, not events, and the operator the case was against then: counted from the index alone (migration 0050).
+    __table_args__ = (sa.Index("ix_case_event_action_at", "action", "at", "appeal_id", "operator_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     appeal_id: Mapped[int] = mapped_column(sa.ForeignKey("appeal.id"), index=True)
@@ -261,6 +262,8 @@ class CaseEvent(db.Model):
     details: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     public_message: Mapped[str] = mapped_column(sa.Text, default="")
     internal: Mapped[bool] = mapped_column(default=False)
+    # The operator the case was against when the event happened (a later re-referral does not move old figures).
+    operator_id: Mapped[int | None] = mapped_column(sa.ForeignKey("operator.id"))
 
     appeal: Mapped[Appeal] = relationship(back_populates="events")
     actor: Mapped[User | None] = relationship()
@@ -300,6 +303,9 @@ class Material(db.Model):
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     source: Mapped[str] = mapped_column(sa.String(16), default="consumer")  # consumer staff operator legacy
     uploaded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    # How a staff-recorded item came (post, counter) and, for a paper item, what it is.
+    arrived_by: Mapped[str] = mapped_column(sa.String(16), default="", server_default="")
+    description: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
 
     appeal: Mapped[Appeal] = relationship(back_populates="materials")
 
@@ -475,6 +481,29 @@ class CalendarDay(db.Model):
     entered_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     entered_by: Mapped[User | None] = relationship()
+
+
+class Alert(db.Model):
+    """An early warning (异常预警): one operator's appeals of one kind in one week well above its recent weeks."""
+
+    __tablename__ = "alert"
+    __table_args__ = (sa.UniqueConstraint("dimension", "operator_id", "key", "week_start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dimension: Mapped[str] = mapped_column(sa.String(16))  # category, service_type or city
+    operator_id: Mapped[int] = mapped_column(sa.ForeignKey("operator.id"))
+    key: Mapped[str] = mapped_column(sa.String(32))  # the category, service type or city
+    week_start: Mapped[dt.date]  # a Monday, Asia/Shanghai
+    count: Mapped[int]
+    expected: Mapped[Decimal] = mapped_column(sa.Numeric(10, 2))
+    p_value: Mapped[float] = mapped_column(sa.Float)
+    raised_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    acknowledged_at: Mapped[dt.datetime | None]
+    acknowledged_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    note: Mapped[str] = mapped_column(sa.Text, default="")
+
+    operator: Mapped[Operator] = relationship()
+    acknowledged_by: Mapped[User | None] = relationship()
 
 
 class BulletinRevision(db.Model):

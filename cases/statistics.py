@@ -40,15 +40,24 @@ COUNTED_ACTIONS = ("accept", "reject", "withdraw", "settle", "acknowledge", "dis
 BREAKDOWN_ACTIONS = ("accept", "settle")
 OTHER_ACTIONS = tuple(a for a in COUNTED_ACTIONS if a not in BREAKDOWN_ACTIONS)
 BASIC = "basic"
+# A case is 办结 by the event that takes it to a closed state (closed, rejected, withdrawn).
+CLOSING_ACTIONS = ("close", "acknowledge", "disagree", "end_mediation", "withdraw", "reject")
+# 用户提交材料: what appellants submitted (online, or by post or at the counter as staff recorded it, or kept by an
+# older system), not the evidence an operator attaches to its reply.
+APPELLANT_SOURCES = ("consumer", "staff", "legacy")
 Executor = Session | sa.Connection  # what runs a count: the session, or a connection of a shared snapshot
 CONTACT_CHANNELS = ("phone_consultation", "callback", "visit")
 
-# The statistics' own indexes (migrations 0005 and 0008): the median time to closure reads appeals by closing time
-# (with the receipt time, so from the index alone); timeliness reads clocks by kind and stopping time.
-CLOSED_AT_INDEX = sa.Index("ix_appeal_closed_at", Appeal.closed_at, Appeal.received_at)
+# The statistics' own indexes (migrations 0005, 0008 and 0050): 办结 reads appeals by closing time (with the receipt
+# time and the id, so from the index alone); timeliness reads clocks by kind and stopping time.
+CLOSED_AT_INDEX = sa.Index("ix_appeal_closed_at", Appeal.closed_at, Appeal.received_at, Appeal.id)
 CLOCKS_INDEX = sa.Index("ix_deadline_kind_stopped", Deadline.kind, Deadline.stopped_at, Deadline.met)
-# The breakdown of the period's accepted and settled cases by operator and category (migration 0008).
-BREAKDOWN_INDEX = sa.Index("ix_appeal_breakdown", Appeal.id, Appeal.operator_id, Appeal.category)
+# The breakdown of the period's accepted and settled cases by category, and the trends by service type too
+# (migrations 0008 and 0050).
+BREAKDOWN_INDEX = sa.Index("ix_appeal_breakdown", Appeal.id, Appeal.operator_id, Appeal.category, Appeal.service_type)
+
+# The period's appellants' materials counted from the index alone (migration 0050).
+MATERIALS_INDEX = sa.Index("ix_material_received_source", Material.received_at, Material.source)
 
 # Figures that can be drilled down to their rows, and what each counts.
 DRILLDOWN = {
@@ -103,10 +112,17 @@ def event_counts(
     return {action: n for action, n in rows}
 
 
+def event_operator() -> sa.ColumnElement[int]:
+    """The operator a case was against when the event happened (the case's own for events recorded before
+    migration 0050 kept it)."""
+    return sa.func.coalesce(CaseEvent.operator_id, Appeal.operator_id)
+
+
 def event_breakdown(
     start: dt.datetime, end: dt.datetime, ex: Executor | None = None
 ) -> list[tuple[str, int, str, int]]:
-    """(action, operator id, category, cases) of acceptances and settlements in the period.
+    """(action, operator id, category, cases) of acceptances and settlements in the period, by the operator the
+    case was against at the event (a later re-referral does not move an old acceptance).
 
     Events are counted per group (a hash aggregate), then corrected for the cases that went through an action
     twice in the period. Only a reopening leads a case back to where it can be accepted or settled again
@@ -115,7 +131,7 @@ def event_breakdown(
     2022H2 holds 69,000 of these events and a few hundred reopenings).
     """
     ex = ex or db.session
-    keys = (CaseEvent.action, Appeal.operator_id, Appeal.category)
+    keys = (CaseEvent.action, event_operator(), Appeal.category)
     events = (
         sa.select(*keys)
         .select_from(CaseEvent)
@@ -161,34 +177,54 @@ def _on_postgres(ex: Executor) -> bool:
     return (ex.dialect if isinstance(ex, sa.Connection) else db.engine.dialect).name == "postgresql"
 
 
-def _days_expression(postgres: bool):
-    """Days from receipt to closure, as SQL for the database in use."""
+def _days_between(later, earlier, postgres: bool):
+    """Days from `earlier` to `later`, as SQL for the database in use."""
     if postgres:
-        return sa.extract("epoch", Appeal.closed_at - Appeal.received_at) / 86400.0
-    return sa.func.julianday(Appeal.closed_at) - sa.func.julianday(Appeal.received_at)
+        return sa.extract("epoch", later - earlier) / 86400.0
+    return sa.func.julianday(later) - sa.func.julianday(earlier)
 
 
 def median_days_to_close(
     start: dt.datetime, end: dt.datetime, ex: Executor | None = None
 ) -> tuple[int, Decimal | None]:
-    """(appeals closed in the range, median days from receipt to closure): percentile_cont on PostgreSQL,
-    ORDER BY/OFFSET elsewhere."""
+    """(cases 办结 in the range, median days from receipt to closure).
+
+    A case counts by its closing events in the range (the first one, when it was closed, reopened and closed
+    again), not by its current state: a case closed in one half-year and reopened in the next stays 办结 in the
+    first. Only a reopening takes a case out of its closed state, so a case never reopened since the range began
+    is counted from its closing time on the appeal row (from the index alone); the few reopened since are counted
+    from their closing events. The median is percentile_cont on PostgreSQL, worked out in Python elsewhere.
+    """
     ex = ex or db.session
-    where = sa.and_(Appeal.closed_at.is_not(None), _between(Appeal.closed_at, start, end))
     postgres = _on_postgres(ex)
-    days = _days_expression(postgres)
+    reopened = sa.select(CaseEvent.appeal_id).where(CaseEvent.action == "reopen", CaseEvent.at >= start)
+    plain = sa.select(_days_between(Appeal.closed_at, Appeal.received_at, postgres).label("days")).where(
+        _between(Appeal.closed_at, start, end), Appeal.id.not_in(reopened)
+    )
+    first = sa.func.min(CaseEvent.at)
+    redone = (
+        sa.select(_days_between(first, Appeal.received_at, postgres).label("days"))
+        .select_from(CaseEvent)
+        .join(Appeal, Appeal.id == CaseEvent.appeal_id)
+        .where(
+            CaseEvent.appeal_id.in_(reopened),
+            CaseEvent.action.in_(CLOSING_ACTIONS),
+            _between(CaseEvent.at, start, end),
+        )
+        .group_by(CaseEvent.appeal_id, Appeal.received_at)
+    )
+    closed = sa.union_all(plain, redone).subquery()
     if postgres:
         n, median = ex.execute(
-            sa.select(sa.func.count(), sa.func.percentile_cont(0.5).within_group(days)).where(where)
+            sa.select(sa.func.count(), sa.func.percentile_cont(0.5).within_group(closed.c.days))
         ).one()
         return n, None if median is None else Decimal(str(median)).quantize(Decimal("0.01"))
-    n = ex.scalar(sa.select(sa.func.count()).select_from(Appeal).where(where)) or 0
-    if n == 0:
+    values = sorted(Decimal(str(v)) for v in ex.scalars(sa.select(closed.c.days)))
+    if not values:
         return 0, None
-    offset, take = ((n - 1) // 2, 1) if n % 2 else (n // 2 - 1, 2)
-    values = list(ex.scalars(sa.select(days).where(where).order_by(days).offset(offset).limit(take)))
-    middle = sum(Decimal(str(v)) for v in values) / len(values)
-    return n, middle.quantize(Decimal("0.01"))
+    middle = len(values) // 2
+    median = values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
+    return len(values), median.quantize(Decimal("0.01"))
 
 
 def deadline_timeliness(start: dt.datetime, end: dt.datetime, ex: Executor | None = None) -> dict[str, tuple[int, int]]:
@@ -278,7 +314,9 @@ def _lane(names: tuple[str, ...], start: dt.datetime, end: dt.datetime, ex: Exec
         "contacts": lambda: contact_counts(start, end, ex),
         "events": lambda: event_counts(start, end, OTHER_ACTIONS, ex),
         "materials": lambda: ex.scalar(
-            sa.select(sa.func.count()).select_from(Material).where(_between(Material.received_at, start, end))
+            sa.select(sa.func.count())
+            .select_from(Material)
+            .where(_between(Material.received_at, start, end), Material.source.in_(APPELLANT_SOURCES))
         ),
         "received": lambda: ex.scalar(
             sa.select(sa.func.count()).select_from(Appeal).where(_between(Appeal.received_at, start, end))
@@ -301,13 +339,13 @@ def _figures(counted: dict[str, Any], period: Period | None) -> dict:
         if action == "accept":
             categories[category] = categories.get(category, 0) + n
     operator_rows = db.session.execute(
-        sa.select(Operator.id, Operator.code, Operator.short_name, Operator.operator_type).where(
+        sa.select(Operator.id, Operator.code, Operator.short_name, Operator.name, Operator.operator_type).where(
             Operator.id.in_(list(per_op))
         )
     ).all()
-    per_operator = sorted(
-        (op_id, code, name, kind, per_op[op_id]["accept"], per_op[op_id]["settle"])
-        for op_id, code, name, kind in operator_rows
+    per_operator = sorted(  # the short name, else the full name (an imported operator may have no short name)
+        (op_id, code, short or name, kind, per_op[op_id]["accept"], per_op[op_id]["settle"])
+        for op_id, code, short, name, kind in operator_rows
     )
     materials, received = counted["materials"], counted["received"]
     accepted = events.get("accept", 0)
@@ -385,7 +423,7 @@ def drilldown(figure: str, start: dt.datetime, end: dt.datetime, limit: int = 20
         q = (
             sa.select(Material.id, Material.received_at, Appeal.case_no, Material.original_name, Material.source)
             .join(Appeal, Appeal.id == Material.appeal_id)
-            .where(_between(Material.received_at, start, end))
+            .where(_between(Material.received_at, start, end), Material.source.in_(APPELLANT_SOURCES))
             .order_by(Material.received_at, Material.id)
         )
         keys = ("id", "at", "case_no", "filename", "source")

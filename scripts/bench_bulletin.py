@@ -12,7 +12,12 @@ then measures:
   2. the rollup of 2022H2 (`cases.statistics.compute`, best of 7) next to one
      hand-written SQL aggregate of the headline figures over the same rows (the floor, best of 7,
      the two taking turns);
-     targets: rollup <= 2x the floor and < 5 s.
+     targets: rollup <= 2x the floor and < 5 s;
+  3. the nightly alert scan of a week (`cases.alerts.scan`: the 13 weeks read, both tests) next to a
+     hand-written SQL count of the same weeks by operator, category and service type (the floor, best of 7);
+     targets: <= 2x the floor and < 10 s;
+  4. the trend queries of the statistics page for 2022H2 (`cases.trends.accepted_series` and the per-million
+     series over the periods with subscriber counts), 40 runs each: target p95 <= 100 ms.
 """
 
 from __future__ import annotations
@@ -45,13 +50,27 @@ SELECT
   (SELECT count(*) FROM contact WHERE channel = 'phone_consultation' AND at >= :s AND at < :e),
   (SELECT count(*) FROM contact WHERE channel = 'callback' AND at >= :s AND at < :e),
   (SELECT count(*) FROM contact WHERE channel = 'visit' AND at >= :s AND at < :e),
-  (SELECT count(*) FROM material WHERE received_at >= :s AND received_at < :e),
+  (SELECT count(*) FROM material WHERE received_at >= :s AND received_at < :e
+     AND source IN ('consumer', 'staff', 'legacy')),
   (SELECT count(DISTINCT appeal_id) FROM case_event WHERE action = 'accept' AND at >= :s AND at < :e),
   (SELECT count(DISTINCT e.appeal_id) FROM case_event e JOIN appeal a ON a.id = e.appeal_id
     JOIN operator o ON o.id = a.operator_id
     WHERE e.action = 'accept' AND e.at >= :s AND e.at < :e AND o.operator_type = 'basic'),
   (SELECT count(DISTINCT appeal_id) FROM case_event WHERE action = 'settle' AND at >= :s AND at < :e)
 """
+
+
+ALERT_FLOOR_SQL = """
+SELECT date_trunc('week', received_at + interval '8 hours')::date, operator_id, category, service_type, count(*)
+FROM appeal WHERE received_at >= :s AND received_at < :e
+GROUP BY 1, 2, 3, 4
+"""
+
+
+def p95(times: list[float]) -> float:
+    """The 95th percentile of a list of timings."""
+    ordered = sorted(times)
+    return ordered[max(0, int(round(0.95 * len(ordered))) - 1)]
 
 
 def write_import_file(path: Path, lines: int, appeals_per_100: int = 1, prefix: str = "IM") -> int:
@@ -195,8 +214,44 @@ def main() -> int:
             f"contacts {figures['phone_consultations'] + figures['callbacks'] + figures['visits']:,}); "
             f"hand-written SQL floor: {floor:.3f} s; ratio {rollup / floor:.2f}x"
         )
+        from cases import alerts, trends
+        from cases.trends import day_start_utc
+
+        week = alerts.last_complete_week(dt.date(2022, 12, 7))  # a week of 2022H2, 13 weeks of history
+        window = {"s": day_start_utc(week - dt.timedelta(weeks=12)), "e": day_start_utc(week + dt.timedelta(weeks=1))}
+        scan, scan_floor = best_of(
+            7, lambda: alerts.scan(week), lambda: db.session.execute(sa.text(ALERT_FLOOR_SQL), window).all()
+        )
+        found = alerts.scan(week)
+        print(
+            f"alert scan of the week of {week}: {scan:.3f} s ({len(found)} alerts); "
+            f"hand-written SQL floor: {scan_floor:.3f} s; ratio {scan / scan_floor:.2f}x"
+        )
+        db.session.rollback()
+
+        from app.staff.statistics import per_million_trend
+
+        runs: dict[str, list[float]] = {"accepted_series": [], "per_million_trend": []}
+        with app.test_request_context():
+            for _ in range(40):
+                for name, fn in (
+                    ("accepted_series", lambda: trends.accepted_series(p.start_utc, p.end_utc)),
+                    ("per_million_trend", per_million_trend),
+                ):
+                    t0 = time.perf_counter()
+                    fn()
+                    runs[name].append(time.perf_counter() - t0)
+        trend_p95 = {name: p95(times) for name, times in runs.items()}
+        both = p95([a + b for a, b in zip(runs["accepted_series"], runs["per_million_trend"], strict=True)])
+        print(
+            "trend queries 2022H2, p95 of 40: "
+            + ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in trend_p95.items())
+            + f"; together {both * 1000:.1f} ms"
+        )
     ok_import = rate >= 10_000
     ok_rollup = rollup <= 2 * floor and rollup < 5
+    ok_scan = scan <= 2 * scan_floor and scan < 10
+    ok_trends = both <= 0.1
     part = f"bulletin, {args.appeals:,} appeals"
     record(part, "import, contacts/materials-heavy", f"{rates[1]:,.0f} records/s", ">= 10,000 records/s", ok_import)
     record(part, "import, seed-like mix (12% appeals)", f"{rates[12]:,.0f} records/s", "(not a target)")
@@ -207,11 +262,21 @@ def main() -> int:
         "<= 2x floor and < 5 s",
         ok_rollup,
     )
+    record(
+        part,
+        "alert scan (13 weeks) vs SQL floor",
+        f"{scan:.3f} s vs {scan_floor:.3f} s = {scan / scan_floor:.2f}x",
+        "<= 2x floor and < 10 s",
+        ok_scan,
+    )
+    record(part, "statistics page trend queries, p95", f"{both * 1000:.1f} ms", "<= 100 ms", ok_trends)
     print(
         f"targets: import (contacts/materials-heavy) >= 10,000 records/s: {'PASS' if ok_import else 'FAIL'}; ", end=""
     )
-    print(f"rollup <= 2x floor and < 5 s: {'PASS' if ok_rollup else 'FAIL'}")
-    return 0 if ok_import and ok_rollup else 1
+    print(f"rollup <= 2x floor and < 5 s: {'PASS' if ok_rollup else 'FAIL'}; ", end="")
+    print(f"alert scan <= 2x floor and < 10 s: {'PASS' if ok_scan else 'FAIL'}; ", end="")
+    print(f"trend queries p95 <= 100 ms: {'PASS' if ok_trends else 'FAIL'}")
+    return 0 if ok_import and ok_rollup and ok_scan and ok_trends else 1
 
 
 if __name__ == "__main__":

@@ -76,8 +76,14 @@ def test_terms_found_not_carried_out_are_flagged_and_listed_as_unperformed(clien
 
 def test_a_settled_case_past_its_perform_by_date_without_confirmation_is_flagged(client, auth):
     auth.as_role("supervisor")
-    appeal = make_appeal(state="replied")
-    engine.perform(appeal, "settle", role="mediator", data={"refund_amount": "20", "perform_by": "2026-01-05"})
+    appeal = make_appeal(state="replied", at=dt.datetime(2025, 12, 20, 2, 0))  # a carry-out date is not set in the past
+    engine.perform(
+        appeal,
+        "settle",
+        role="mediator",
+        data={"refund_amount": "20", "perform_by": "2026-01-05"},
+        at=dt.datetime(2025, 12, 22, 2, 0),
+    )
     db.session.commit()
     settlement = followups.agreed_settlement(appeal)
     assert followups.terms_status(settlement, today=dt.date(2026, 1, 5)) == "pending"

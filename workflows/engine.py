@@ -15,7 +15,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
-from cases import codes
+from cases import codes, settlements
 from cases.db import db
 from cases.models import Appeal, CaseEvent, Deadline, Operator, Referral, Settlement, User, utcnow
 from workflows import calendar, lifecycle, outbox
@@ -54,8 +54,11 @@ def setting(name: str) -> Any:
     return current_app.config.get(name, DEADLINE_DEFAULTS.get(name))
 
 
-def clean_fields(t: Transition, data: dict[str, Any]) -> dict[str, Any]:
-    """Validate and convert the fields an action asks for; raises InvalidFields naming each bad one."""
+def clean_fields(t: Transition, data: dict[str, Any], lenient: bool = False) -> dict[str, Any]:
+    """Validate and convert the fields an action asks for; raises InvalidFields naming each bad one.
+
+    `lenient` (imported history) lets a required field be missing; a field that is given must still be valid.
+    """
     errors: dict[str, list[str]] = {}
     cleaned: dict[str, Any] = {}
     for f in t.fields:
@@ -63,7 +66,7 @@ def clean_fields(t: Transition, data: dict[str, Any]) -> dict[str, Any]:
         if isinstance(raw, str):
             raw = raw.strip()
         if raw in (None, "") and f.kind != "bool":
-            if f.required:
+            if f.required and not lenient:
                 errors[f.name] = [_("此项为必填项。")]
             continue
         try:
@@ -123,12 +126,16 @@ def perform(
     actor_kind: str | None = None,
     enforce_roles: bool = True,
     notify: bool = True,
+    lenient: bool = False,
 ) -> CaseEvent:
     """Take `action` on `appeal` as `role`; returns the audit event. Raises a LifecycleError when refused.
 
     The session is flushed only when a notification job needs the event's id; otherwise the caller's commit
     (or a new case's single INSERT, `cases.intake.write_new_case`) writes the changes. `notify=False` (the
     historical import) records no notification job, so a batch of imported cases is written in one flush.
+    `lenient` (the import too) accepts an event without the details an older system did not keep (a settlement
+    without terms, a rejection without its ground ...); the event is marked `imported_without_details`.
+    A live settlement needs a term and a carry-out date not before its day (`cases.settlements`).
     """
     data = data or {}
     state = appeal.status or "new"
@@ -147,8 +154,16 @@ def perform(
         raise RoleNotAllowed(_("您的角色无权执行此操作。"))
     if expected_version is not None and appeal.version is not None and int(expected_version) != appeal.version:
         raise StaleCase(_("案件已被他人更新，请刷新页面后重试。"))
-    cleaned = clean_fields(t, data)
+    cleaned = clean_fields(t, data, lenient)
     now = at or utcnow()
+    if t.action == "settle" and not lenient:
+        problems = settlements.term_problems(cleaned, calendar.local_date(now))
+        if problems:
+            raise InvalidFields(problems["terms"][0] if "terms" in problems else _("请检查填写的内容。"), problems)
+    without_details = lenient and (
+        any(f.required and f.name not in cleaned for f in t.fields)
+        or (t.action == "settle" and not settlements.has_term(cleaned))
+    )
 
     _side_records(appeal, t, cleaned, now)
     _run_clocks(appeal, t, now)
@@ -168,6 +183,8 @@ def perform(
         k: (v.code if isinstance(v, Operator) else str(v) if isinstance(v, (Decimal, dt.date)) else v)
         for k, v in cleaned.items()
     }
+    if without_details:
+        details["imported_without_details"] = True
     event = CaseEvent(
         appeal=appeal,
         action=action,
@@ -180,6 +197,7 @@ def perform(
         details=details,
         public_message=_public_message(t, cleaned),
         internal=not t.public,
+        operator_id=appeal.operator_id or (appeal.operator.id if appeal.operator else None),  # after _side_records
     )
     db.session.add(event)
     if notify and action in NOTIFY_ACTIONS:
@@ -205,13 +223,15 @@ def state_name(state: str) -> str:
 
 def _public_message(t: Transition, cleaned: dict[str, Any]) -> str:
     if t.action == "reject":
-        ground = codes.REJECTION_GROUNDS[cleaned["ground"]].zh
         extra = cleaned.get("explanation") or ""
+        if "ground" not in cleaned:  # imported without its ground
+            return extra
+        ground = codes.REJECTION_GROUNDS[cleaned["ground"]].zh
         return f"不予受理理由：{ground}。{extra}".strip()
     if t.action == "request_materials":
-        return f"请补充：{cleaned['missing']}"
+        return f"请补充：{cleaned['missing']}" if cleaned.get("missing") else ""
     if t.action == "end_mediation":
-        return cleaned["advice"]
+        return cleaned.get("advice", "")
     if t.action == "withdraw":
         return ""
     return ""
@@ -219,7 +239,7 @@ def _public_message(t: Transition, cleaned: dict[str, Any]) -> str:
 
 def _side_records(appeal: Appeal, t: Transition, cleaned: dict[str, Any], now: dt.datetime) -> None:
     if t.action == "reject":
-        appeal.rejection_ground = cleaned["ground"]
+        appeal.rejection_ground = cleaned.get("ground")
     elif t.action == "refer":
         new_op = cleaned.get("operator")
         if new_op is not None and new_op.id != appeal.operator_id:
@@ -237,7 +257,7 @@ def _side_records(appeal: Appeal, t: Transition, cleaned: dict[str, Any], now: d
         ref = active[-1] if active else None
         if ref is not None:
             ref.replied_at = now
-            ref.reply_text = cleaned["text"]
+            ref.reply_text = cleaned.get("text", "")
     elif t.action == "settle":
         db.session.add(
             Settlement(

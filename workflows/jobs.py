@@ -15,9 +15,9 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
-from cases import bulletin, codes, statistics
+from cases import alerts, bulletin, codes, trends
 from cases.db import db
-from cases.models import Appeal, CaseEvent, Deadline, OutboxJob, User, utcnow
+from cases.models import Alert, Appeal, CaseEvent, Deadline, OutboxJob, User, utcnow
 from workflows import calendar, engine, lifecycle, notifications, outbox
 from workflows.calendar import SHANGHAI
 from workflows.notifications import EMAIL, SMS, Message
@@ -164,7 +164,7 @@ def remind_operator(deadline_id: int) -> int:
 def rollup_period(period: str) -> dict[str, Any]:
     """Compute a period's figures and store them as a new revision unless they equal the latest one."""
     p = bulletin.Period.parse(period)
-    figures = statistics.compute(p.start_utc, p.end_utc, p)
+    figures = trends.rollup_figures(p)
     text = bulletin.paragraph(p, figures, current_app.config["CENTRE_NAME"], current_app.config["CENTRE_SHORT_NAME"])
     rev, created = bulletin.store_rollup(p, figures, text)
     db.session.commit()
@@ -249,6 +249,44 @@ def sweep_outbox() -> dict[str, int]:
     ids = outbox.stale_pending()
     handed = outbox.hand_over_now(app, ids)
     return {"stale": len(ids), "handed_over": handed}
+
+
+@outbox.job("notify_alert")
+def notify_alert(alert_id: int) -> int:
+    """Tell every active supervisor with an e-mail address about a new early warning (once: keyed by alert)."""
+    alert = db.session.get(Alert, alert_id)
+    if alert is None:
+        return 0
+    dimension = "category" if alert.dimension == "category" else "service_type"
+    what = codes.name(dimension, alert.key)
+    subject = f"异常预警：{alert.operator.display_name} {what}"
+    body = (
+        f"{alert.operator.display_name}的“{what}”申诉在{alert.week_start.isoformat()}起的一周收到{alert.count}件，"
+        f"前12周平均每周{alert.expected}件。请登录工作台“异常预警”查看相关案件并确认。"
+    )
+    supervisors = db.session.scalars(
+        sa.select(User).where(User.role == lifecycle.SUPERVISOR, User.active, User.email != "").order_by(User.id)
+    )
+    messages = [Message(f"alert-{alert.id}-user-{u.id}", EMAIL, u.email, subject, body) for u in supervisors]
+    notifications.deliver_all(messages)
+    return len(messages)
+
+
+def raise_alerts(as_of: dt.date | None = None) -> list[tuple[Alert, bool]]:
+    """Scan the last complete week before `as_of` (today), store its alerts and queue one notice per new alert."""
+    raised = alerts.scan_last_week(as_of)
+    for alert, new in raised:
+        if new:
+            outbox.record("notify_alert", {"alert_id": alert.id}, dedupe_key=f"alert-{alert.id}")
+    db.session.commit()
+    return raised
+
+
+@task("scan_alerts")
+def scan_alerts() -> dict[str, int]:
+    """The nightly early-warning scan of last week."""
+    raised = raise_alerts()
+    return {"found": len(raised), "new": sum(1 for _, new in raised if new)}
 
 
 @task("nightly_rollup")

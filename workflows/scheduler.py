@@ -45,6 +45,7 @@ SCHEDULE = (
     Every("sweep_outbox", seconds=60),
     Every("sweep_deadlines", seconds=300),
     Every("nightly_rollup", daily_at=dt.time(2, 0)),
+    Every("scan_alerts", daily_at=dt.time(2, 30)),
 )
 
 

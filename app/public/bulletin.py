@@ -38,6 +38,26 @@ def _trend() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     return export.bars(accepted), export.bars(rate)
 
 
+def _per_million_trend(upto: Period) -> dict[str, Any]:
+    """Appeals per million users of each operator over the published periods up to this one that have them."""
+    periods, rates = [], {}
+    for code in bulletin.published_periods():
+        if Period.parse(code).first_day > upto.first_day:
+            continue
+        rows = [o for o in bulletin.published_revision(code).figures.get("by_operator", []) if o.get("per_million")]
+        if not rows:
+            continue
+        for o in rows:
+            rates.setdefault(o["operator"], {})[code] = o["per_million"]
+        periods.append(code)
+    return {"periods": periods, "operator": {op: [r.get(c) for c in periods] for op, r in sorted(rates.items())}}
+
+
+def _with_trends(figures: dict[str, Any], p: Period) -> dict[str, Any]:
+    """A published revision's figures with the per-million trend over the published periods."""
+    return dict(figures, per_million_trend=_per_million_trend(p))
+
+
 @bp.route("/bulletin")
 def bulletin_index():
     """The list of published periods and the trend over them."""
@@ -56,12 +76,14 @@ def bulletin_period(period: str):
     if rev is None:
         abort(404)
     trend_accepted, _rate = _trend()
+    figures = _with_trends(rev.figures, p)
     return render_template(
         "public/bulletin/period.html",
         period=p.code,
         label=_label(p),
         revision=rev,
-        tables=export.tables(rev.figures),
+        tables=export.tables(figures),
+        trend_charts=export.trend_charts(figures),
         trend_accepted=trend_accepted,
         **export.chart_rows(rev.figures),
     )
@@ -74,7 +96,8 @@ def bulletin_export(period: str, fmt: str):
     rev = bulletin.published_revision(p.code)
     if rev is None or fmt not in ("csv", "xlsx", "json", "pdf"):
         abort(404)
-    tables = export.tables(rev.figures)
+    figures = _with_trends(rev.figures, p)
+    tables = export.tables(figures)
     name = f"bulletin-{p.code}-r{rev.number}"
     if fmt == "csv":
         key = request.args.get("table", "summary")
@@ -96,4 +119,5 @@ def bulletin_export(period: str, fmt: str):
             name,
         )
     title = _("%(period)s申诉受理情况", period=_label(p))
-    return export.pdf_response(title, rev.paragraph, tables, name)
+    charts = export.pdf_charts(figures)
+    return export.pdf_response(title, _label(p), rev.paragraph, tables, charts, name)

@@ -25,7 +25,7 @@ from app.staff.forms import (
     action_form,
 )
 from app.staff.nav import has_endpoint
-from cases import assignment, duplicates
+from cases import assignment, duplicates, recorded_materials
 from cases.models import Appeal, CaseEvent, Material, Operator, PiiView, Referral, Settlement, User, utcnow
 from workflows import engine, lifecycle
 
@@ -39,6 +39,7 @@ def event_names() -> dict[str, str]:
         "note": _("内部备注"),
         "assign": _("分派承办人"),
         "mark_repeat": _("标记为重复申诉"),
+        "record_material": _("登记材料"),
     }
 
 
@@ -55,6 +56,9 @@ def field_labels() -> dict[str, str]:
         "assignee": _("承办人"),
         "previous": _("原承办人"),
         "taken": _("本人接办"),
+        "imported_without_details": _("导入时原系统未记录详情"),
+        "material": _("材料"),
+        "arrived_by": _("递交方式"),
     }
 
 
@@ -142,6 +146,7 @@ def render_case(
         field_labels=field_labels(),
         deadline_rules=lifecycle.DEADLINES,
         previewable=PREVIEWABLE,
+        arrived_by_names=recorded_materials.arrived_by_names(),
         message=message,
         now=utcnow(),
     )

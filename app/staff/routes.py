@@ -10,6 +10,7 @@ from app.extensions import db
 from app.staff import bp
 from app.staff.forms import QueueFilterForm, SearchForm
 from app.staff.nav import visible_queues
+from app.staff.statistics import weeks_context
 from cases import assignment, duplicates, queues, search
 from cases.models import Operator, User, utcnow
 from workflows import calendar, lifecycle
@@ -115,6 +116,7 @@ def dashboard():
     """The supervisor dashboard: counts by state, overdue clocks by kind, each mediator's open cases."""
     return render_template(
         "staff/dashboard.html",
+        **weeks_context(),
         by_state=queues.state_counts(),
         overdue=queues.overdue_by_deadline(),
         workload=assignment.workload(),

@@ -17,7 +17,7 @@ from app import bulletin_export as export
 from app.extensions import db
 from app.i18n import is_english
 from app.staff import bp
-from cases import bulletin, statistics
+from cases import bulletin, statistics, trends
 from cases.bulletin import Period, PeriodError
 from cases.models import Baseline, OutboxJob, SubscriberCount, utcnow
 from cases.reference import active_operators
@@ -131,17 +131,40 @@ def _range() -> tuple[RangeForm, dt.datetime | None, dt.datetime | None]:
     return form, local_midnight_utc(form.start.data), local_midnight_utc(form.end.data + dt.timedelta(days=1))
 
 
+def per_million_trend(last: int = 8) -> dict[str, Any]:
+    """Appeals per million users of each operator over the last periods with subscriber counts: each period's
+    acceptances from its latest rollup (counted now for a period not rolled up yet)."""
+    periods = trends.periods_with_subscribers()[-last:]
+    accepted = {}
+    for code in periods:
+        rev = bulletin.latest_revision(code)
+        if rev is not None:
+            accepted[code] = {o["operator"]: o["accepted"] for o in rev.figures.get("by_operator", [])}
+        else:
+            accepted[code] = trends.accepted_by_operator(Period.parse(code))
+    return trends.per_million_series(periods, accepted)
+
+
+def _figures(start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
+    """The range's figures with its trends."""
+    figures = statistics.compute(start, end)
+    figures["trends"] = trends.accepted_series(start, end)
+    figures["per_million_trend"] = per_million_trend()
+    return figures
+
+
 @bp.route("/statistics", endpoint="statistics")
 def statistics_page():
-    """Figures and breakdowns for any date range."""
+    """Figures and breakdowns for any date range: the charts (trends first), then the tables."""
     form, start, end = _range()
-    figures = statistics.compute(start, end) if start is not None else None
+    figures = _figures(start, end) if start is not None else None
     return render_template(
         "staff/statistics/index.html",
         form=form,
         figures=figures,
         tables=export.tables(figures) if figures else [],
         charts=export.chart_rows(figures) if figures else {},
+        trend_charts=export.trend_charts(figures) if figures else [],
         range_args={"from": form.start.data.isoformat(), "to": form.end.data.isoformat()} if figures else {},
         labels=export.FIGURE_LABELS,
         drill=statistics.DRILLDOWN,
@@ -154,7 +177,7 @@ def statistics_export(fmt: str):
     form, start, end = _range()
     if start is None or fmt not in ("csv", "xlsx", "json"):
         abort(404)
-    figures = statistics.compute(start, end)
+    figures = _figures(start, end)
     tables = export.tables(figures)
     name = f"statistics-{form.start.data:%Y%m%d}-{form.end.data:%Y%m%d}"
     if fmt == "csv":
@@ -189,6 +212,42 @@ def statistics_drilldown(figure: str):
         form=form,
         range_args={"from": form.start.data.isoformat(), "to": form.end.data.isoformat()},
     )
+
+
+def weeks_table() -> tuple[dict[str, Any], export.Table]:
+    """The last 12 complete weeks against the same weeks a year earlier, and its table."""
+    weeks = trends.weeks_against_year_before(trends.shanghai_today(utcnow()))
+    rows = []
+    for day, now, before in zip(weeks["weeks"], weeks["current"], weeks["year_before"], strict=True):
+        change = bulletin.change_percent(now, before)
+        rows.append([day, now, before, "—" if change is None else f"{change:+.2f}%"])
+    table = export.Table(
+        "weeks", _("近12周收到的申诉与上年同期（件）"), [_("周（周一）"), _("本期"), _("上年同期"), _("变化")], rows
+    )
+    return weeks, table
+
+
+def weeks_context() -> dict[str, Any]:
+    """The dashboard's chart and table of the last 12 weeks against a year earlier."""
+    from app.charts import line_chart
+
+    weeks, table = weeks_table()
+    series = {str(_("本期")): weeks["current"], str(_("上年同期")): weeks["year_before"]}
+    chart = line_chart(export.short_labels(weeks["weeks"]), series, {})
+    from cases import alerts
+
+    return {
+        "weeks_chart": {"key": table.key, "title": table.title, "chart": chart},
+        "weeks_rows": table.rows,
+        "open_alerts": len(alerts.open_alerts()),
+    }
+
+
+@bp.route("/statistics/weeks.csv")
+def statistics_weeks_csv():
+    """The last 12 weeks against a year earlier, as CSV."""
+    _weeks, table = weeks_table()
+    return export.csv_response(table, "weeks-against-year-before")
 
 
 # --- bulletin revisions ----------------------------------------------------------------------------------------
