@@ -15,9 +15,9 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
-from cases import bulletin, codes, statistics
+from cases import bulletin, codes, receipts, statistics
 from cases.db import db
-from cases.models import Appeal, CaseEvent, Deadline, OutboxJob, User, utcnow
+from cases.models import Appeal, CaseEvent, Deadline, FilingReceipt, OutboxJob, User, utcnow
 from workflows import calendar, engine, lifecycle, notifications, outbox
 from workflows.calendar import SHANGHAI
 from workflows.notifications import EMAIL, SMS, Message
@@ -38,6 +38,7 @@ CONSUMER_TEXT = {
     "disagree": "您的申诉{case_no}已办结。",
     "end_mediation": "您的申诉{case_no}调解不成，已办结。您可依法申请仲裁或向人民法院提起诉讼。",
     "withdraw": "您的申诉{case_no}已撤回。",
+    "forward_reply": "您的申诉{case_no}，被申诉企业已答复，本中心已将答复内容转达，请登录申诉网站查看。",
 }
 
 
@@ -122,6 +123,32 @@ def notify_case_event(event_id: int) -> int:
                 Message(f"event-{event.id}-email-user-{user.id}", EMAIL, user.email, subject, body, appeal.id)
             )
     notifications.deliver_all(messages)
+    return len(messages)
+
+
+@outbox.job("send_receipt")
+def send_receipt(receipt_id: int) -> int:
+    """The filing receipt by SMS (and e-mail if given): case number, access code, decision date. The code is
+    masked in the notification log, and its sealed copy is forgotten once every message is out."""
+    record = db.session.get(FilingReceipt, receipt_id)
+    code = receipts.notice_code(record, current_app.config["SECRET_KEY"]) if record is not None else None
+    if record is None or record.appeal is None or code is None:
+        return 0  # already sent (or past the idempotency window)
+    appeal = record.appeal
+    decision = appeal.deadline("decision")
+    grouped = receipts.group_code(code)
+    text = (
+        f"【{_short_name()}】您的申诉已收到。案件编号：{appeal.case_no}，查询码：{grouped}"
+        + (f"，受理决定期限：{_local(decision.due_at)[:10]}" if decision else "")
+        + "。凭案件编号和查询码可在申诉网站查询进度，请妥善保存，勿告诉他人。"
+    )
+    subject = f"申诉{appeal.case_no}回执"
+    messages = [Message(f"receipt-{record.id}-sms", SMS, appeal.phone, subject, text, appeal.id, grouped)]
+    if appeal.email:
+        messages.append(Message(f"receipt-{record.id}-email", EMAIL, appeal.email, subject, text, appeal.id, grouped))
+    notifications.deliver_all(messages)  # raises when one failed: the job is retried with the code kept
+    receipts.notice_sent(record)
+    db.session.commit()
     return len(messages)
 
 
@@ -232,6 +259,14 @@ def sweep_deadlines(now: dt.datetime | None = None) -> dict[str, int]:
                 reminded += 1
     db.session.commit()
     return {"overdue": len(overdue), "reminded": reminded}
+
+
+@task("purge_receipts")
+def purge_receipts() -> dict[str, int]:
+    """Forget receipts no longer shown (the sealed access codes) and one-time filing keys past their window."""
+    done = receipts.purge()
+    db.session.commit()
+    return done
 
 
 @task("sweep_outbox")
