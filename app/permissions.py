@@ -35,6 +35,7 @@ ROUTES: dict[str, frozenset[str] | str] = {
     "public.add_materials": PUBLIC,
     "public.withdraw": PUBLIC,
     "public.forget_case": PUBLIC,
+    "public.report_terms_not_done": PUBLIC,
     # staff console
     "staff.index": STAFF,
     "staff.queue": STAFF,
@@ -52,6 +53,7 @@ ROUTES: dict[str, frozenset[str] | str] = {
     "staff.case_assign": frozenset({SUPERVISOR}),
     "staff.case_take": frozenset({MEDIATOR}),
     "staff.case_mark_repeat": frozenset({CLERK, SUPERVISOR}),
+    "staff.case_forward_reply": frozenset({MEDIATOR, SUPERVISOR}),
     "staff.material_download": CASEWORK,
     "staff.material_preview": CASEWORK,
     "staff.material_inline": CASEWORK,

@@ -152,6 +152,26 @@ def send_receipt(receipt_id: int) -> int:
     return len(messages)
 
 
+@outbox.job("notify_terms_reported")
+def notify_terms_reported(event_id: int) -> int:
+    """Tell the person responsible (assignee, else supervisors) that the appellant says the terms are not done."""
+    event = db.session.get(CaseEvent, event_id)
+    if event is None:
+        return 0
+    appeal = event.appeal
+    subject = f"申诉人反映企业未履行：申诉{appeal.case_no}"
+    body = (
+        f"申诉人反映被申诉企业尚未履行申诉{appeal.case_no}的和解条款（第{event.details.get('reports', 1)}次反映）。"
+        "请回访申诉人和企业核实，结果记入回访记录。该案已列入“履行未到位”。"
+    )
+    messages = [
+        Message(f"terms-reported-{event.id}-user-{u.id}", EMAIL, u.email, subject, body, appeal.id)
+        for u in _responsible_staff(appeal)
+    ]
+    notifications.deliver_all(messages)
+    return len(messages)
+
+
 @outbox.job("notify_overdue")
 def notify_overdue(deadline_id: int) -> int:
     """Tell the person responsible (assignee, else supervisors) that a case's deadline has passed."""

@@ -209,3 +209,19 @@ class WithdrawForm(FlaskForm):
             self.reason.errors.append(str(_l("请填写撤回原因。")))
             return False
         return ok
+
+
+class ReportForm(FlaskForm):
+    """ "企业没有履行": what the operator has not done (optional, at most 500 characters)."""
+
+    text = TextAreaField(_l("哪些条款没有履行（选填）"), render_kw={"data-maxlength": 500, "rows": 3})
+
+    def validate(self, extra_validators=None) -> bool:
+        """The text is cleaned; too long is refused with the limit (never cut)."""
+        ok = super().validate(extra_validators)
+        try:
+            self.text.data = clean_text(self.text.data, max_length=500, multiline=True)
+        except FieldError as exc:
+            self.text.errors.append(exc.message)
+            return False
+        return ok

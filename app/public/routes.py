@@ -11,8 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from app.extensions import db
 from app.i18n import ELDER_COOKIE, LANG_COOKIE, is_english
 from app.public import bp, casefile, limits
-from app.public.forms import AppealForm, EligibilityForm, MaterialsForm, TrackForm, WithdrawForm
-from cases import eligibility, receipts, tracking
+from app.public.forms import AppealForm, EligibilityForm, MaterialsForm, ReportForm, TrackForm, WithdrawForm
+from cases import eligibility, outcome, receipts, tracking
 from cases.materials import MaterialRejected
 from cases.models import Appeal, FilingReceipt
 from workflows import lifecycle, outbox
@@ -216,8 +216,43 @@ def case_status():
     appeal = _tracked()
     if appeal is None:
         return redirect(url_for("public.track"))
+    return _no_store(make_response(_case_page(appeal)))
+
+
+def _case_page(appeal: Appeal, report_form: ReportForm | None = None) -> str:
+    """The tracking page: state, progress steps, the outcome and terms, timeline, deadlines, materials."""
     view = casefile.case_view(appeal, _lang())
-    return _no_store(make_response(render_template("public/case.html", case=view, form=MaterialsForm())))
+    for clock, answered in zip(view["deadlines"], outcome.reply_clock_status(appeal), strict=True):
+        clock["answered"] = answered
+    return render_template(
+        "public/case.html",
+        case=view,
+        progress=outcome.progress(appeal, _lang()),
+        result=outcome.summary(appeal, _lang()),
+        form=MaterialsForm(),
+        report_form=report_form or ReportForm(formdata=None),
+    )
+
+
+@bp.route("/track/terms-not-done", methods=["POST"])
+def report_terms_not_done():
+    """ "企业没有履行": the appellant reports the settlement terms not carried out; it reaches the mediator."""
+    appeal = _tracked()
+    if appeal is None:
+        return redirect(url_for("public.track"))
+    form = ReportForm()
+    if not form.validate():
+        return _case_page(appeal, form), 422
+    try:
+        event = outcome.report_terms_not_done(appeal, form.text.data)
+    except outcome.ReportRefused as exc:
+        db.session.rollback()
+        form.text.errors.append(exc.message)
+        return _case_page(appeal, form), 409
+    outbox.record("notify_terms_reported", {"event_id": event.id}, dedupe_key=f"terms-reported-{event.id}")
+    db.session.commit()
+    flash(_("已收到您的反映。调解员将联系您和企业核实履行情况。"), "success")
+    return redirect(url_for("public.case_status", _anchor="outcome"))
 
 
 @bp.route("/track/materials", methods=["GET", "POST"])
