@@ -15,4 +15,5 @@ from app.staff import (  # noqa: E402,F401
     outcome,
     routes,
     statistics,
+    timeline,
 )
