@@ -45,6 +45,7 @@ ROUTES: dict[str, frozenset[str] | str] = {
     "staff.queue_export_full": frozenset({SUPERVISOR}),
     "staff.search_export_full": frozenset({SUPERVISOR}),
     "staff.dashboard": SUPERVISORS,
+    "staff.dashboard_cases": SUPERVISORS,
     "staff.audit_log": SUPERVISORS,
     "staff.case_detail": STAFF,
     "staff.case_action": CASEWORK,

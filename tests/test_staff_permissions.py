@@ -17,6 +17,7 @@ MY_ROUTES = {
     "staff.queue": ("GET", "/staff/queues/new"),
     "staff.search": ("GET", "/staff/search?q=JL"),
     "staff.dashboard": ("GET", "/staff/dashboard"),
+    "staff.dashboard_cases": ("GET", "/staff/dashboard/cases?figure=state&value=received"),
     "staff.audit_log": ("GET", "/staff/audit"),
     "staff.queue_export": ("GET", "/staff/queues/new/export.csv"),
     "staff.queue_export_full": ("POST", "/staff/queues/new/export-full.csv"),
@@ -49,6 +50,7 @@ MY_ROUTES = {
 # What the brief asks for, written out so the table cannot drift silently.
 EXPECTED = {
     "staff.dashboard": {"supervisor", "admin"},
+    "staff.dashboard_cases": {"supervisor", "admin"},
     "staff.audit_log": {"supervisor", "admin"},
     "staff.queue_export_full": {"supervisor"},
     "staff.search_export_full": {"supervisor"},

@@ -10,6 +10,7 @@ from app.staff import (  # noqa: E402,F401
     calendar_admin,
     case_page,
     contacts,
+    dashboard,
     exports,
     nav,
     outcome,
