@@ -67,10 +67,14 @@ def test_the_workload_counts_the_cases_each_person_acted_on_in_the_period(client
     assert counts["workload-busy"][1] == 1 and "acted-busy" not in counts  # assigned one, did nothing this month
     assert "workload-helper" not in counts and counts["acted-helper"][1] == 2  # acted on two, assigned none
     assert 'id="workload-idle">0<' in html
-    assert sorted(listed(client, counts["acted-helper"][0])) == sorted([cases["late"].case_no, cases["referred"].case_no])
+    assert sorted(listed(client, counts["acted-helper"][0])) == sorted(
+        [cases["late"].case_no, cases["referred"].case_no]
+    )
     # a period long ago: only the old note counts
     long_ago = (utcnow() - dt.timedelta(days=400)).date()
-    old = client.get(f"/staff/dashboard?date_from={long_ago - dt.timedelta(days=2)}&date_to={long_ago + dt.timedelta(days=2)}")
+    old = client.get(
+        f"/staff/dashboard?date_from={long_ago - dt.timedelta(days=2)}&date_to={long_ago + dt.timedelta(days=2)}"
+    )
     old_counts = linked_counts(old.get_data(as_text=True))
     assert old_counts["acted-helper"][1] == 1 and "acted-busy" not in old_counts
 
