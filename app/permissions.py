@@ -104,6 +104,8 @@ ROUTES: dict[str, frozenset[str] | str] = {
     "staff.bulletin_period": STAFF,
     "staff.bulletin_build": SUPERVISORS,
     "staff.bulletin_publish": SUPERVISORS,
+    "staff.bulletin_publish_confirm": SUPERVISORS,
+    "staff.bulletin_preview_pdf": SUPERVISORS,
     "staff.baselines": SUPERVISORS,
     "staff.subscribers": SUPERVISORS,
     "staff.jobs_page": SUPERVISORS,

@@ -92,7 +92,7 @@ def test_a_supervisor_builds_publishes_and_sees_what_changed_in_a_new_revision(c
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/staff/bulletin/2022H2")
     page = client.get("/staff/bulletin/2022H2").get_data(as_text=True)
     assert "这是第一版" in page and "发布此版本" in page
-    assert client.post("/staff/bulletin/2022H2/1/publish").status_code == 302
+    assert client.post("/staff/bulletin/2022H2/1/publish", data={"confirmed": "yes"}).status_code == 302
     assert bulletin.get_revision("2022H2", 1).published_at is not None
 
     db.session.add(Contact(channel="callback", at=AT))

@@ -14,6 +14,7 @@ from app.staff import (  # noqa: E402,F401
     exports,
     nav,
     outcome,
+    publishing,
     routes,
     statistics,
     timeline,
