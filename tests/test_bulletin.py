@@ -76,7 +76,7 @@ def test_a_published_period_exports_as_csv_xlsx_json_and_pdf(client):
     by_operator = client.get("/bulletin/2022H2/export.csv?table=by_operator").get_data(as_text=True)
     assert "中国移动吉林" in by_operator
     wb = load_workbook(io.BytesIO(client.get("/bulletin/2022H2/export.xlsx").data))
-    assert wb.sheetnames == ["summary", "by_operator", "by_category", "by_outcome", "rejected_by_ground", "timeliness"]
+    assert wb.sheetnames == ["主要数据", "按被申诉企业", "受理申诉按类别", "办理结果", "不予受理理由", "办理时效"]
     data = json.loads(client.get("/bulletin/2022H2/export.json").data)
     assert data["figures"]["appeals_accepted"] == 2 and data["revision"] == 1
     pdf = client.get("/bulletin/2022H2/export.pdf")
