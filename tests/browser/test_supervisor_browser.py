@@ -80,7 +80,7 @@ def test_a_supervisor_reopens_a_closed_case_and_publishes_the_bulletin_the_publi
             page.get_by_role("link", name="发布此版本…").click()
         # the confirmation page: the paragraph and a PDF preview first; this half-year has not ended yet
         assert page.locator("#preview-paragraph").inner_text() == paragraph
-        pdf = page.request.get(page.locator("#preview-pdf").get_attribute("href"))
+        pdf = page.request.get(base + page.locator("#preview-pdf").get_attribute("href"))
         assert pdf.status == 200 and pdf.body().startswith(b"%PDF")
         assert "尚未结束" in page.locator("#provisional-warning").inner_text()
         page.set_viewport_size({"width": 1366, "height": 900})

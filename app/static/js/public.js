@@ -3,8 +3,8 @@
 // - long text fields count their characters as they are typed, and say when the text is over the limit;
 // - what was typed is kept in this tab (sessionStorage) while the language or elder mode is switched;
 // - files are checked (type, size) when chosen, naming the file;
-// - the form is sent in the background with upload progress and its button disabled; a refusal replaces
-//   the page's content but keeps the files already chosen.
+// - the button is disabled while the form is on its way; with files chosen the form is sent in the background
+//   with upload progress, and a refusal replaces the page's content but keeps the files already chosen.
 // The pages work without this script (the server checks everything again and keeps one appeal per form).
 (function () {
   "use strict";
@@ -312,6 +312,12 @@
     request.send(new FormData(form));
   }
 
+  function chosenFiles(form) {
+    return Array.prototype.some.call(form.querySelectorAll("input[type=file]"), function (input) {
+      return input.files && input.files.length > 0;
+    });
+  }
+
   function submitOnce(root) {
     root.querySelectorAll("form[data-submit-once]").forEach(function (form) {
       form.addEventListener("submit", function (event) {
@@ -331,8 +337,8 @@
           return;
         }
         setBusy(form, true);
-        if (form.hasAttribute("data-background")) {
-          sendInBackground(form, event);
+        if (form.hasAttribute("data-background") && chosenFiles(form)) {
+          sendInBackground(form, event); // with progress, and the files kept if the server refuses the form
         }
       });
     });
