@@ -70,12 +70,16 @@ def _consumer_messages(event: CaseEvent, appeal: Appeal) -> list[Message]:
         return []
     ground = codes.name("rejection_ground", (event.details or {}).get("ground") or appeal.rejection_ground)
     text = f"【{_short_name()}】" + template.format(case_no=appeal.case_no, ground=ground)
-    subject = f"申诉{appeal.case_no}办理进展"
+    return _to_appellant(appeal, f"event-{event.id}", "-consumer", f"申诉{appeal.case_no}办理进展", text)
+
+
+def _to_appellant(appeal: Appeal, key: str, suffix: str, subject: str, text: str, secret: str = "") -> list[Message]:
+    """The same text to the appellant by SMS and, when given, by e-mail (keys `<key>-sms<suffix>`, ...)."""
     out = []
     if appeal.phone:
-        out.append(Message(f"event-{event.id}-sms-consumer", SMS, appeal.phone, subject, text, appeal.id))
+        out.append(Message(f"{key}-sms{suffix}", SMS, appeal.phone, subject, text, appeal.id, secret))
     if appeal.email:
-        out.append(Message(f"event-{event.id}-email-consumer", EMAIL, appeal.email, subject, text, appeal.id))
+        out.append(Message(f"{key}-email{suffix}", EMAIL, appeal.email, subject, text, appeal.id, secret))
     return out
 
 
@@ -99,6 +103,15 @@ def _responsible_staff(appeal: Appeal) -> list[User]:
             sa.select(User).where(User.role == lifecycle.SUPERVISOR, User.active, User.email != "").order_by(User.id)
         )
     )
+
+
+def _tell_responsible_staff(appeal: Appeal, key: str, subject: str, body: str) -> int:
+    """E-mail the person responsible for a case (the assignee, else every supervisor), once per `key` and user."""
+    messages = [
+        Message(f"{key}-user-{u.id}", EMAIL, u.email, subject, body, appeal.id) for u in _responsible_staff(appeal)
+    ]
+    notifications.deliver_all(messages)
+    return len(messages)
 
 
 @outbox.job("notify_case_event")
@@ -142,10 +155,7 @@ def send_receipt(receipt_id: int) -> int:
         + (f"，受理决定期限：{_local(decision.due_at)[:10]}" if decision else "")
         + "。凭案件编号和查询码可在申诉网站查询进度，请妥善保存，勿告诉他人。"
     )
-    subject = f"申诉{appeal.case_no}回执"
-    messages = [Message(f"receipt-{record.id}-sms", SMS, appeal.phone, subject, text, appeal.id, grouped)]
-    if appeal.email:
-        messages.append(Message(f"receipt-{record.id}-email", EMAIL, appeal.email, subject, text, appeal.id, grouped))
+    messages = _to_appellant(appeal, f"receipt-{record.id}", "", f"申诉{appeal.case_no}回执", text, grouped)
     notifications.deliver_all(messages)  # raises when one failed: the job is retried with the code kept
     receipts.notice_sent(record)
     db.session.commit()
@@ -164,12 +174,7 @@ def notify_terms_reported(event_id: int) -> int:
         f"申诉人反映被申诉企业尚未履行申诉{appeal.case_no}的和解条款（第{event.details.get('reports', 1)}次反映）。"
         "请回访申诉人和企业核实，结果记入回访记录。该案已列入“履行未到位”。"
     )
-    messages = [
-        Message(f"terms-reported-{event.id}-user-{u.id}", EMAIL, u.email, subject, body, appeal.id)
-        for u in _responsible_staff(appeal)
-    ]
-    notifications.deliver_all(messages)
-    return len(messages)
+    return _tell_responsible_staff(appeal, f"terms-reported-{event.id}", subject, body)
 
 
 @outbox.job("notify_overdue")
@@ -182,12 +187,7 @@ def notify_overdue(deadline_id: int) -> int:
     kind = lifecycle.DEADLINES[deadline.kind].zh
     subject = f"逾期提醒：申诉{appeal.case_no}"
     body = f"申诉{appeal.case_no}的“{kind}”期限已于{_local(deadline.due_at)}届满，请尽快处理。"
-    messages = [
-        Message(f"overdue-{deadline.id}-user-{u.id}", EMAIL, u.email, subject, body, appeal.id)
-        for u in _responsible_staff(appeal)
-    ]
-    notifications.deliver_all(messages)
-    return len(messages)
+    return _tell_responsible_staff(appeal, f"overdue-{deadline.id}", subject, body)
 
 
 @outbox.job("remind_operator")

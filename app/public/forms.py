@@ -181,6 +181,19 @@ class TrackForm(FlaskForm):
         return ok
 
 
+def _clean_long_text(field: Any, limit: int, required: Any = None) -> bool:
+    """Clean a long text field in place; too long (never cut) or, when `required` says so, empty is an error."""
+    try:
+        field.data = clean_text(field.data, max_length=limit, multiline=True)
+    except FieldError as exc:
+        field.errors.append(exc.message)
+        return False
+    if required is not None and not field.data:
+        field.errors.append(str(required))
+        return False
+    return True
+
+
 class MaterialsForm(FlaskForm):
     """Files added to an open case."""
 
@@ -199,16 +212,7 @@ class WithdrawForm(FlaskForm):
 
     def validate(self, extra_validators=None) -> bool:
         """A reason is required (at most 1000 characters)."""
-        ok = super().validate(extra_validators)
-        try:
-            self.reason.data = clean_text(self.reason.data, max_length=1000, multiline=True)
-        except FieldError as exc:
-            self.reason.errors.append(exc.message)
-            return False
-        if not self.reason.data:
-            self.reason.errors.append(str(_l("请填写撤回原因。")))
-            return False
-        return ok
+        return super().validate(extra_validators) & _clean_long_text(self.reason, 1000, _l("请填写撤回原因。"))
 
 
 class ReportForm(FlaskForm):
@@ -218,10 +222,4 @@ class ReportForm(FlaskForm):
 
     def validate(self, extra_validators=None) -> bool:
         """The text is cleaned; too long is refused with the limit (never cut)."""
-        ok = super().validate(extra_validators)
-        try:
-            self.text.data = clean_text(self.text.data, max_length=500, multiline=True)
-        except FieldError as exc:
-            self.text.errors.append(exc.message)
-            return False
-        return ok
+        return super().validate(extra_validators) & _clean_long_text(self.text, 500)

@@ -106,6 +106,16 @@ def test_the_consumer_sees_the_settlement_terms_and_the_progress_bar(browser, li
         no_violations(page, "tracking page after the report")
 
 
+def appeal_form(browser, live_server, width: int, elder: bool = False):
+    """A visitor past the eligibility check, on the appeal form."""
+    page = new_page(browser, live_server, width, elder)
+    page.goto(live_server.url + "/appeal/check")
+    answer_eligibly(page)
+    with page.expect_navigation():
+        page.locator("main form button[type=submit]").click()
+    return page
+
+
 def fill_appeal(page, facts: str) -> None:
     page.fill("#complainant_name", "周八")
     page.fill("#phone", "13512345678")
@@ -135,13 +145,8 @@ def appeals_with(live_server, facts: str) -> int:
 def test_a_double_click_under_a_slow_network_files_one_appeal_and_the_receipt_survives_a_reload(
     browser, live_server, width, elder
 ):
-    base = live_server.url
     facts = f"双击测试{width}：合约机返费未到账"
-    page = new_page(browser, live_server, width, elder)
-    page.goto(base + "/appeal/check")
-    answer_eligibly(page)
-    with page.expect_navigation():
-        page.locator("main form button[type=submit]").click()
+    page = appeal_form(browser, live_server, width, elder)
     fill_appeal(page, facts)
     page.set_input_files("#materials", files=[{"name": "账单.pdf", "mimeType": "application/pdf", "buffer": PDF}])
     held = []
@@ -184,12 +189,7 @@ def test_a_double_click_under_a_slow_network_files_one_appeal_and_the_receipt_su
 
 
 def test_typed_text_survives_switching_language_and_elder_mode(browser, live_server):
-    base = live_server.url
-    page = new_page(browser, live_server, 1366)
-    page.goto(base + "/appeal/check")
-    answer_eligibly(page)
-    with page.expect_navigation():
-        page.locator("main form button[type=submit]").click()
+    page = appeal_form(browser, live_server, 1366)
     facts = "营业厅承诺的宽带提速一直没有生效，多次打客服电话都说在处理。"
     page.fill("#complainant_name", "吴九")
     page.locator("#facts").press_sequentially(facts[:10])
@@ -219,13 +219,8 @@ def test_typed_text_survives_switching_language_and_elder_mode(browser, live_ser
 def test_a_field_error_keeps_the_chosen_files_and_a_wrong_file_is_named_before_sending(
     browser, live_server, width, elder
 ):
-    base = live_server.url
     facts = f"保留文件测试{width}：流量包未生效"
-    page = new_page(browser, live_server, width, elder)
-    page.goto(base + "/appeal/check")
-    answer_eligibly(page)
-    with page.expect_navigation():
-        page.locator("main form button[type=submit]").click()
+    page = appeal_form(browser, live_server, width, elder)
     page.set_input_files(
         "#materials", files=[{"name": "setup.exe", "mimeType": "application/x-msdownload", "buffer": b"MZ"}]
     )
