@@ -310,7 +310,11 @@ def test_the_staff_console_timeline_dashboard_search_and_queue(browser, live_ser
         assert page.locator("details.filters-fold").get_attribute("open") is None  # folded away on a phone
         assert_fits(page)
         screenshot(page, "staff-queue-375")
-        pages.append("/staff/queues/new")
+        pages += [
+            "/staff/queues/new",
+            "/staff/settlements/unperformed",
+            "/staff/dashboard/cases?figure=state&value=settled",
+        ]
         for url in pages:
             violations = axe_violations(browser, base + url, cookies=context.cookies())
             assert violations == [], (url, [(v["id"], v["help"]) for v in violations])
