@@ -344,7 +344,7 @@ class Settlement(db.Model):
     # The appellant's reports that the operator has not carried out the terms (cases.outcome): the latest one
     # puts the case on the mediators' "履行未到位" list until a follow-up call confirms the terms (migration 0060).
     consumer_reported_at: Mapped[dt.datetime | None]
-    consumer_reports: Mapped[int] = mapped_column(default=0)
+    consumer_reports: Mapped[int] = mapped_column(default=0, server_default="0")  # bulk inserts may leave it out
 
     appeal: Mapped[Appeal] = relationship(back_populates="settlements")
 

@@ -18,6 +18,8 @@ MY_ROUTES = {
     "staff.search": ("GET", "/staff/search?q=JL"),
     "staff.dashboard": ("GET", "/staff/dashboard"),
     "staff.dashboard_cases": ("GET", "/staff/dashboard/cases?figure=state&value=received"),
+    "staff.bulletin_publish_confirm": ("GET", "/staff/bulletin/2022H2/1/publish"),
+    "staff.bulletin_preview_pdf": ("GET", "/staff/bulletin/2022H2/1/preview.pdf"),
     "staff.audit_log": ("GET", "/staff/audit"),
     "staff.queue_export": ("GET", "/staff/queues/new/export.csv"),
     "staff.queue_export_full": ("POST", "/staff/queues/new/export-full.csv"),
@@ -51,6 +53,8 @@ MY_ROUTES = {
 EXPECTED = {
     "staff.dashboard": {"supervisor", "admin"},
     "staff.dashboard_cases": {"supervisor", "admin"},
+    "staff.bulletin_publish_confirm": {"supervisor", "admin"},
+    "staff.bulletin_preview_pdf": {"supervisor", "admin"},
     "staff.audit_log": {"supervisor", "admin"},
     "staff.queue_export_full": {"supervisor"},
     "staff.search_export_full": {"supervisor"},

@@ -41,8 +41,6 @@ def upgrade():
     with op.batch_alter_table("settlement") as batch:
         batch.add_column(sa.Column("consumer_reported_at", sa.DateTime(), nullable=True))
         batch.add_column(sa.Column("consumer_reports", sa.Integer(), nullable=False, server_default="0"))
-    with op.batch_alter_table("settlement") as batch:
-        batch.alter_column("consumer_reports", server_default=None)
     op.create_index("ix_appeal_complainant_name", "appeal", ["complainant_name"])
 
 
