@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +13,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app.i18n import code_name, is_english
+from app.spreadsheets import Percent, inert, xlsx_bytes
 
 FIGURE_LABELS = {
     "phone_consultations": _l("电话咨询（件）"),
@@ -58,14 +58,21 @@ class Table:
     rows: list[list[Any]]
 
 
-def _value(v: Any) -> Any:
-    """A figure for a table cell (a dash when missing)."""
-    return "—" if v is None else v
+def _value(v: Any, key: str = "") -> Any:
+    """A figure for a table cell (a dash when missing; a percentage marked as one)."""
+    if v is None:
+        return "—"
+    if key.endswith("_pct"):
+        try:
+            return Percent(v)
+        except (TypeError, ValueError):
+            return v
+    return v
 
 
 def tables(figures: dict[str, Any]) -> list[Table]:
     """Every table of a set of figures, with headers in the page's language."""
-    summary = [[str(label), _value(figures.get(key))] for key, label in FIGURE_LABELS.items() if key in figures]
+    summary = [[str(label), _value(figures.get(key), key)] for key, label in FIGURE_LABELS.items() if key in figures]
     operators = [
         [
             o["name"] or o["operator"],
@@ -113,7 +120,7 @@ def _breakdown_tables(figures, summary, operators, timeliness) -> list[Table]:
             "timeliness",
             _("办理时效"),
             [_("指标"), _("数值")],
-            [[str(label), _value(timeliness.get(key))] for key, label in TIMELINESS_LABELS.items()],
+            [[str(label), _value(timeliness.get(key), key)] for key, label in TIMELINESS_LABELS.items()],
         ),
     ]
 
@@ -210,24 +217,12 @@ def chart_rows(figures: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?%?")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
-
-
-def cell(value: Any) -> Any:
-    """A value a spreadsheet program shows as text and never runs: text that starts like a formula
-    (=, +, -, @, a tab, or their full-width forms) gets a leading apostrophe; numbers stay numbers."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _NUMBER.fullmatch(value):
-        return "'" + value
-    return value
-
-
 def csv_response(table: Table, filename: str) -> Response:
     """One table as a CSV download (UTF-8 with BOM, so spreadsheet programs read the Chinese)."""
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow([cell(h) for h in table.headers])
-    writer.writerows([cell(v) for v in row] for row in table.rows)
+    writer.writerow([inert(h) for h in table.headers])
+    writer.writerows([inert(v) for v in row] for row in table.rows)
     return Response(
         "\ufeff" + buf.getvalue(),
         mimetype="text/csv",
@@ -236,21 +231,9 @@ def csv_response(table: Table, filename: str) -> Response:
 
 
 def xlsx_response(all_tables: list[Table], filename: str) -> Response:
-    """Every table as one sheet of an XLSX workbook."""
-    from openpyxl import Workbook
-
-    wb = Workbook()
-    wb.remove(wb.active)
-    for t in all_tables:
-        ws = wb.create_sheet(title=t.key[:31])
-        ws.append([cell(t.title)])
-        ws.append([cell(h) for h in t.headers])
-        for row in t.rows:
-            ws.append([cell(v) for v in row])
-    buf = io.BytesIO()
-    wb.save(buf)
+    """Every table as one sheet of an XLSX workbook (app.spreadsheets: named, typed, sized, header frozen)."""
     return Response(
-        buf.getvalue(),
+        xlsx_bytes(all_tables),
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f'attachment; filename="{filename}.xlsx"'},
     )

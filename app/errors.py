@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
+import math
+import time
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from flask_babel import gettext as _
+from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
-from app.extensions import db
+from app.extensions import db, limiter
 from workflows.engine import LifecycleError
 
 log = logging.getLogger(__name__)
@@ -45,8 +48,33 @@ def error_response(status: int, message: str | None = None, errors: dict | None 
     return render_template("errors/error.html", status=status, message=message), status
 
 
+def retry_after_seconds() -> int | None:
+    """How long until the limit this request broke lets the next one through (None when no limit was broken)."""
+    current = limiter.current_limit
+    if current is None or not current.breached:
+        return None
+    return max(1, current.reset_at - int(time.time()))
+
+
+def wait_text(seconds: int) -> str:
+    """A wait in words: seconds under one and a half minutes, whole minutes (rounded up) beyond."""
+    if seconds < 90:
+        return _("%(n)d 秒", n=seconds)
+    return _("%(n)d 分钟", n=math.ceil(seconds / 60))
+
+
 def init_app(app: Flask) -> None:
     """Register the handlers."""
+
+    @app.errorhandler(RateLimitExceeded)
+    def _too_many(exc: RateLimitExceeded):
+        wait = retry_after_seconds()
+        if wait is None:
+            return error_response(429)
+        message = _("操作过于频繁。请在 %(wait)s后再试。", wait=wait_text(wait))
+        resp = make_response(error_response(429, message))
+        resp.headers["Retry-After"] = str(wait)
+        return resp
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):

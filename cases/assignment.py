@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from cases.db import db
 from cases.models import Appeal, CaseEvent, User, utcnow
-from cases.queues import CLOSED_STATES, OPEN_STATES
+from cases.queues import CLOSED_STATES
 
 ASSIGNABLE_ROLES = ("mediator",)
 
@@ -46,16 +46,3 @@ def assign(appeal: Appeal, assignee: User, by: User) -> CaseEvent:
     )
     db.session.add(event)
     return event
-
-
-def workload() -> list[tuple[User, int]]:
-    """Each active mediator with the number of open cases assigned to them (one query)."""
-    open_cases = sa.func.count(Appeal.id)
-    rows = db.session.execute(
-        sa.select(User, open_cases)
-        .outerjoin(Appeal, sa.and_(Appeal.assignee_id == User.id, Appeal.status.in_(OPEN_STATES)))
-        .where(User.role.in_(ASSIGNABLE_ROLES), User.active)
-        .group_by(User.id)
-        .order_by(open_cases.desc(), User.full_name)
-    )
-    return [(user, count) for user, count in rows]

@@ -238,6 +238,16 @@ def store_rollup(period: Period, figures: dict[str, Any], text: str) -> tuple[Bu
     return rev, True
 
 
+def period_ended(period: str, now: dt.datetime | None = None) -> bool:
+    """Whether the period is over (its figures can still change until then)."""
+    return (now or utcnow()) >= Period.parse(period).end_utc
+
+
+def provisional(rev: BulletinRevision) -> bool:
+    """A revision published before its period ended: its figures cover part of the period only ("临时")."""
+    return rev.published_at is not None and rev.published_at < Period.parse(rev.period).end_utc
+
+
 def publish(rev: BulletinRevision, user_id: int | None) -> bool:
     """Publish a revision; False when it was already published (nothing changes)."""
     if rev.published_at is not None:

@@ -122,6 +122,8 @@ ACTIONS = _table(
     ("callback", "回访呼出", "Follow-up call"),
     ("propose_settlement", "企业提出和解方案", "Operator proposed settlement terms"),
     ("terms_done", "企业报告已履行", "Operator reported the terms carried out"),
+    ("report_terms_not_done", "申诉人反映企业未履行", "Appellant reported the terms not carried out"),
+    ("forward_reply", "转达企业答复", "Operator's reply forwarded to the appellant"),
 )
 
 ALL = {

@@ -128,7 +128,8 @@ def record_call(
 
 
 def unperformed_query(today: dt.date | None = None) -> sa.Select:
-    """Settled cases whose terms a call found not carried out, or whose perform_by date passed unconfirmed (履行未到位)."""
+    """Settled cases whose terms a call found not carried out, whose perform_by date passed unconfirmed, or that the
+    appellant reported not carried out (履行未到位)."""
     today = today or today_local()
     latest = (
         sa.select(sa.func.max(Settlement.id))
@@ -143,7 +144,9 @@ def unperformed_query(today: dt.date | None = None) -> sa.Select:
             Settlement.id.in_(latest),
             Appeal.status == "settled",
             Settlement.confirmed_at.is_(None),
-            sa.or_(Settlement.missed.is_(True), Settlement.perform_by < today),
+            sa.or_(
+                Settlement.missed.is_(True), Settlement.perform_by < today, Settlement.consumer_reported_at.is_not(None)
+            ),
         )
         .order_by(Settlement.perform_by, Settlement.id)
     )

@@ -140,6 +140,8 @@ class Appeal(db.Model):
         # An operator's cases, of a category, in a state: the queue filters' usual combination (and counted
         # from the index alone); it also serves every look-up by operator.
         sa.Index("ix_appeal_operator_category", "operator_id", "category", "status"),
+        # Staff search by the appellant's name (exact, as typed on the form; migration 0060).
+        sa.Index("ix_appeal_complainant_name", "complainant_name"),
         # "My cases": a mediator's few open cases among the many closed ones.
         sa.Index("ix_appeal_assignee_status", "assignee_id", "status"),
         # The open cases (a few thousand of a million) in deadline order, with every column the open queues
@@ -345,8 +347,31 @@ class Settlement(db.Model):
     operator_reported_done_at: Mapped[dt.datetime | None]
     confirmed_at: Mapped[dt.datetime | None]
     missed: Mapped[bool] = mapped_column(default=False)
+    # The appellant's reports that the operator has not carried out the terms (cases.outcome): the latest one
+    # puts the case on the mediators' "履行未到位" list until a follow-up call confirms the terms (migration 0060).
+    consumer_reported_at: Mapped[dt.datetime | None]
+    consumer_reports: Mapped[int] = mapped_column(default=0, server_default="0")  # bulk inserts may leave it out
 
     appeal: Mapped[Appeal] = relationship(back_populates="settlements")
+
+
+class FilingReceipt(db.Model):
+    """A filing's one-time key (the web form's token, an API Idempotency-Key): the same key again finds the first
+    case instead of filing a second one. For a few minutes it also keeps the receipt's access code, sealed with
+    the key itself, and until the SMS/e-mail receipt is sent, sealed with the app's secret (cases.receipts)."""
+
+    __tablename__ = "filing_receipt"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)  # SHA-256 of scope and key
+    scope: Mapped[str] = mapped_column(sa.String(8))  # form api
+    fingerprint: Mapped[str] = mapped_column(sa.String(64), default="")  # SHA-256 of what was filed
+    appeal_id: Mapped[int | None] = mapped_column(sa.ForeignKey("appeal.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    sealed_code: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    notice_code: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+
+    appeal: Mapped[Appeal | None] = relationship()
 
 
 class Contact(db.Model):

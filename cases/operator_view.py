@@ -68,6 +68,12 @@ def current_referral(appeal: Appeal) -> Referral | None:
     )
 
 
+def referral_note(appeal: Appeal) -> str:
+    """The centre's note to the operator with the latest referral (the `refer` action's note), or ""."""
+    refers = [e for e in appeal.events if e.action == "refer"]
+    return str((refers[-1].details or {}).get("note") or "") if refers else ""
+
+
 def latest_settlement(appeal: Appeal) -> Settlement | None:
     """The latest settlement row of a case, proposed or agreed."""
     return db.session.scalar(

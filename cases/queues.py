@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
 from cases.db import db
-from cases.models import Appeal, Deadline, utcnow
+from cases.models import Appeal, utcnow
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NEW_STATES = ("received", "awaiting_materials")
@@ -224,14 +224,3 @@ def state_counts() -> dict[str, int]:
     """How many cases are in each state."""
     rows = db.session.execute(sa.select(Appeal.status, sa.func.count()).group_by(Appeal.status))
     return {status: count for status, count in rows}
-
-
-def overdue_by_deadline(now: dt.datetime | None = None) -> dict[str, int]:
-    """How many running clocks are past due, by kind (decision, operator_reply, consumer_reply)."""
-    now = now or utcnow()
-    rows = db.session.execute(
-        sa.select(Deadline.kind, sa.func.count())
-        .where(Deadline.stopped_at.is_(None), Deadline.paused_at.is_(None), Deadline.due_at < now)
-        .group_by(Deadline.kind)
-    )
-    return {kind: count for kind, count in rows}

@@ -1,4 +1,6 @@
-"""Finding appeals: by case number (exact or prefix), phone, service number, or words in the facts.
+"""Finding appeals: by case number (exact or prefix), phone, service number, the appellant's name (whole, as
+written on the appeal; ix_appeal_complainant_name), or words in the facts. "Any" text that is neither a number
+nor a case number looks for the words in the facts, and, when it is one word, for an appellant of that name too.
 
 Words in the facts, on PostgreSQL: a two-character word (信号, 扣费, 套餐: most Chinese words) is found in the
 GIN index of the facts' character pairs (ix_appeal_facts_bigram), exactly; a longer word with ILIKE served by
@@ -17,7 +19,8 @@ from cases import queues
 from cases.db import db
 from cases.models import Appeal
 
-KEYS = ("any", "case_no", "phone", "service_number", "facts")
+KEYS = ("any", "case_no", "phone", "service_number", "name", "facts")
+NAME_MAX = 100  # the column's length: a longer "name" cannot be one
 _CASE_NO = re.compile(r"^[A-Za-z]{1,4}\d{0,4}(-\d{0,6})?$")
 _FULL_CASE_NO = re.compile(r"^[A-Z]{1,4}\d{4}-\d{6}$")
 _NUMBER = re.compile(r"^\+?[\d\s-]{5,40}$")
@@ -75,6 +78,7 @@ def condition(text: str, key: str = "any") -> sa.ColumnElement[bool] | None:
         return None
     if key not in KEYS:
         key = "any"
+    asked = key
     if key == "any":
         key = guess_key(text)
     compact = re.sub(r"[\s-]", "", text)
@@ -89,7 +93,16 @@ def condition(text: str, key: str = "any") -> sa.ColumnElement[bool] | None:
         return Appeal.service_number == compact
     if key == "number":
         return sa.or_(Appeal.phone == compact, Appeal.service_number == compact)
-    return sa.and_(*[_facts_contain(w) for w in facts_words(text, "facts")])
+    if key == "name":
+        return Appeal.complainant_name == text
+    return _or_name(sa.and_(*[_facts_contain(w) for w in facts_words(text, "facts")]), text, asked)
+
+
+def _or_name(words: sa.ColumnElement[bool], text: str, key: str) -> sa.ColumnElement[bool]:
+    """In "any", one word may also be an appellant's name (equality on its index, next to the word indexes)."""
+    if key != "any" or len(text.split()) != 1 or len(text) > NAME_MAX:
+        return words
+    return sa.or_(words, Appeal.complainant_name == text)
 
 
 def search_select(where: sa.ColumnElement[bool]) -> sa.Select:
@@ -129,7 +142,7 @@ def results(text: str, key: str, page: int, per_page: int | None = None) -> queu
     words = facts_words(text, key)
     if words and _on_postgres():
         if _common(where, words):
-            plain = sa.and_(*[_contains(Appeal.facts, w) for w in words])
+            plain = _or_name(sa.and_(*[_contains(Appeal.facts, w) for w in words]), text.strip(), key)
             return queues.page_of(search_select(plain), None, page, per_page)
         total = queues.count_up_to([where])
         if total <= queues.COUNT_CAP:

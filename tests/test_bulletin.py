@@ -77,15 +77,15 @@ def test_a_published_period_exports_as_csv_xlsx_json_and_pdf(client):
     assert "中国移动吉林" in by_operator
     wb = load_workbook(io.BytesIO(client.get("/bulletin/2022H2/export.xlsx").data))
     assert wb.sheetnames == [
-        "summary",
-        "by_operator",
-        "by_category",
-        "by_outcome",
-        "rejected_by_ground",
-        "timeliness",
-        "trend_operator",
-        "trend_category",
-        "trend_service_type",
+        "主要数据",
+        "按被申诉企业",
+        "受理申诉按类别",
+        "办理结果",
+        "不予受理理由",
+        "办理时效",
+        "受理用户申诉趋势：按被申诉企业（件）",
+        "受理用户申诉趋势：按类别（件）",
+        "受理用户申诉趋势：按业务类型（件）",
     ]
     data = json.loads(client.get("/bulletin/2022H2/export.json").data)
     assert data["figures"]["appeals_accepted"] == 2 and data["revision"] == 1
@@ -102,7 +102,7 @@ def test_a_supervisor_builds_publishes_and_sees_what_changed_in_a_new_revision(c
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/staff/bulletin/2022H2")
     page = client.get("/staff/bulletin/2022H2").get_data(as_text=True)
     assert "这是第一版" in page and "发布此版本" in page
-    assert client.post("/staff/bulletin/2022H2/1/publish").status_code == 302
+    assert client.post("/staff/bulletin/2022H2/1/publish", data={"confirmed": "yes"}).status_code == 302
     assert bulletin.get_revision("2022H2", 1).published_at is not None
 
     db.session.add(Contact(channel="callback", at=AT))

@@ -98,7 +98,7 @@ def test_a_list_longer_than_an_export_takes_is_refused_with_a_message(client, au
 
 
 def test_figures_keep_their_sign_and_only_formula_like_text_is_guarded():
-    from app.bulletin_export import cell
+    from app.spreadsheets import inert as cell
 
     assert [cell("-12.50"), cell("+3"), cell("58.69%"), cell(-4), cell("正常")] == [
         "-12.50",

@@ -15,9 +15,9 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
-from cases import alerts, bulletin, codes, trends
+from cases import alerts, bulletin, codes, receipts, trends
 from cases.db import db
-from cases.models import Alert, Appeal, CaseEvent, Deadline, OutboxJob, User, utcnow
+from cases.models import Alert, Appeal, CaseEvent, Deadline, FilingReceipt, OutboxJob, User, utcnow
 from workflows import calendar, engine, lifecycle, notifications, outbox
 from workflows.calendar import SHANGHAI
 from workflows.notifications import EMAIL, SMS, Message
@@ -38,6 +38,7 @@ CONSUMER_TEXT = {
     "disagree": "您的申诉{case_no}已办结。",
     "end_mediation": "您的申诉{case_no}调解不成，已办结。您可依法申请仲裁或向人民法院提起诉讼。",
     "withdraw": "您的申诉{case_no}已撤回。",
+    "forward_reply": "您的申诉{case_no}，被申诉企业已答复，本中心已将答复内容转达，请登录申诉网站查看。",
 }
 
 
@@ -69,12 +70,16 @@ def _consumer_messages(event: CaseEvent, appeal: Appeal) -> list[Message]:
         return []
     ground = codes.name("rejection_ground", (event.details or {}).get("ground") or appeal.rejection_ground)
     text = f"【{_short_name()}】" + template.format(case_no=appeal.case_no, ground=ground)
-    subject = f"申诉{appeal.case_no}办理进展"
+    return _to_appellant(appeal, f"event-{event.id}", "-consumer", f"申诉{appeal.case_no}办理进展", text)
+
+
+def _to_appellant(appeal: Appeal, key: str, suffix: str, subject: str, text: str, secret: str = "") -> list[Message]:
+    """The same text to the appellant by SMS and, when given, by e-mail (keys `<key>-sms<suffix>`, ...)."""
     out = []
     if appeal.phone:
-        out.append(Message(f"event-{event.id}-sms-consumer", SMS, appeal.phone, subject, text, appeal.id))
+        out.append(Message(f"{key}-sms{suffix}", SMS, appeal.phone, subject, text, appeal.id, secret))
     if appeal.email:
-        out.append(Message(f"event-{event.id}-email-consumer", EMAIL, appeal.email, subject, text, appeal.id))
+        out.append(Message(f"{key}-email{suffix}", EMAIL, appeal.email, subject, text, appeal.id, secret))
     return out
 
 
@@ -98,6 +103,15 @@ def _responsible_staff(appeal: Appeal) -> list[User]:
             sa.select(User).where(User.role == lifecycle.SUPERVISOR, User.active, User.email != "").order_by(User.id)
         )
     )
+
+
+def _tell_responsible_staff(appeal: Appeal, key: str, subject: str, body: str) -> int:
+    """E-mail the person responsible for a case (the assignee, else every supervisor), once per `key` and user."""
+    messages = [
+        Message(f"{key}-user-{u.id}", EMAIL, u.email, subject, body, appeal.id) for u in _responsible_staff(appeal)
+    ]
+    notifications.deliver_all(messages)
+    return len(messages)
 
 
 @outbox.job("notify_case_event")
@@ -125,6 +139,44 @@ def notify_case_event(event_id: int) -> int:
     return len(messages)
 
 
+@outbox.job("send_receipt")
+def send_receipt(receipt_id: int) -> int:
+    """The filing receipt by SMS (and e-mail if given): case number, access code, decision date. The code is
+    masked in the notification log, and its sealed copy is forgotten once every message is out."""
+    record = db.session.get(FilingReceipt, receipt_id)
+    code = receipts.notice_code(record, current_app.config["SECRET_KEY"]) if record is not None else None
+    if record is None or record.appeal is None or code is None:
+        return 0  # already sent (or past the idempotency window)
+    appeal = record.appeal
+    decision = appeal.deadline("decision")
+    grouped = receipts.group_code(code)
+    text = (
+        f"【{_short_name()}】您的申诉已收到。案件编号：{appeal.case_no}，查询码：{grouped}"
+        + (f"，受理决定期限：{_local(decision.due_at)[:10]}" if decision else "")
+        + "。凭案件编号和查询码可在申诉网站查询进度，请妥善保存，勿告诉他人。"
+    )
+    messages = _to_appellant(appeal, f"receipt-{record.id}", "", f"申诉{appeal.case_no}回执", text, grouped)
+    notifications.deliver_all(messages)  # raises when one failed: the job is retried with the code kept
+    receipts.notice_sent(record)
+    db.session.commit()
+    return len(messages)
+
+
+@outbox.job("notify_terms_reported")
+def notify_terms_reported(event_id: int) -> int:
+    """Tell the person responsible (assignee, else supervisors) that the appellant says the terms are not done."""
+    event = db.session.get(CaseEvent, event_id)
+    if event is None:
+        return 0
+    appeal = event.appeal
+    subject = f"申诉人反映企业未履行：申诉{appeal.case_no}"
+    body = (
+        f"申诉人反映被申诉企业尚未履行申诉{appeal.case_no}的和解条款（第{event.details.get('reports', 1)}次反映）。"
+        "请回访申诉人和企业核实，结果记入回访记录。该案已列入“履行未到位”。"
+    )
+    return _tell_responsible_staff(appeal, f"terms-reported-{event.id}", subject, body)
+
+
 @outbox.job("notify_overdue")
 def notify_overdue(deadline_id: int) -> int:
     """Tell the person responsible (assignee, else supervisors) that a case's deadline has passed."""
@@ -135,12 +187,7 @@ def notify_overdue(deadline_id: int) -> int:
     kind = lifecycle.DEADLINES[deadline.kind].zh
     subject = f"逾期提醒：申诉{appeal.case_no}"
     body = f"申诉{appeal.case_no}的“{kind}”期限已于{_local(deadline.due_at)}届满，请尽快处理。"
-    messages = [
-        Message(f"overdue-{deadline.id}-user-{u.id}", EMAIL, u.email, subject, body, appeal.id)
-        for u in _responsible_staff(appeal)
-    ]
-    notifications.deliver_all(messages)
-    return len(messages)
+    return _tell_responsible_staff(appeal, f"overdue-{deadline.id}", subject, body)
 
 
 @outbox.job("remind_operator")
@@ -232,6 +279,14 @@ def sweep_deadlines(now: dt.datetime | None = None) -> dict[str, int]:
                 reminded += 1
     db.session.commit()
     return {"overdue": len(overdue), "reminded": reminded}
+
+
+@task("purge_receipts")
+def purge_receipts() -> dict[str, int]:
+    """Forget receipts no longer shown (the sealed access codes) and one-time filing keys past their window."""
+    done = receipts.purge()
+    db.session.commit()
+    return done
 
 
 @task("sweep_outbox")

@@ -43,6 +43,12 @@ class Message:
     subject: str
     body: str
     appeal_id: int | None = None
+    secret: str = ""  # a part of the body never logged (a receipt's access code): stored masked
+
+
+def _logged(message: Message, text: str) -> str:
+    """The text as the log keeps it: the message's secret masked."""
+    return text.replace(message.secret, "*" * len(message.secret)) if message.secret else text
 
 
 def email_configured(config: dict[str, Any]) -> bool:
@@ -109,8 +115,8 @@ def _row_for(message: Message) -> Notification:
         event_key=message.event_key,
         channel=message.channel,
         recipient=message.recipient[:200],
-        subject=message.subject[:300],
-        body=message.body,
+        subject=_logged(message, message.subject)[:300],
+        body=_logged(message, message.body),
         status="pending",
     )
     db.session.add(row)

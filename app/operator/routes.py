@@ -87,6 +87,7 @@ def _render_case(appeal: Appeal, *, reply_form=None, proposal_form=None, done_fo
         "operator/case.html",
         appeal=appeal,
         referral=operator_view.current_referral(appeal),
+        referral_note=operator_view.referral_note(appeal),
         settlement=settlement,
         events=_timeline(appeal),
         reply_form=reply_form or ReplyForm(formdata=None),

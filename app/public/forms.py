@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
@@ -17,6 +19,24 @@ from cases import codes, eligibility, intake, reference
 from cases.validation import FieldError, check_not_future, clean_text, parse_bool, parse_date
 
 YES_NO = [("yes", _l("是")), ("no", _l("否"))]
+# File names the browser lets through before sending (the server decides by the content, cases.materials).
+UPLOAD_EXTENSIONS = "pdf jpg jpeg png doc docx xls xlsx ppt pptx odt ods wps et dps"
+
+
+def upload_attrs() -> dict[str, Any]:
+    """The file field's checks in the browser: allowed names, the size limits and the messages naming a file."""
+    config = current_app.config
+    return {
+        "accept": ",".join(f".{ext}" for ext in UPLOAD_EXTENSIONS.split()),
+        "data-allowed-ext": UPLOAD_EXTENSIONS,
+        "data-max-file-bytes": config["MAX_FILE_BYTES"],
+        "data-max-total-bytes": config["MAX_APPEAL_BYTES"],
+        "data-msg-type": _("“{name}”不是可以上传的文件类型。请上传 PDF、JPG、PNG 或 Word/Excel/PowerPoint/WPS 文档。"),
+        "data-msg-empty": _("“{name}”是空文件，请重新选择。"),
+        "data-msg-size": _("“{name}”有 {size}，超过了每个文件 {max} 的限制。"),
+        "data-msg-total": _("所选文件共 {size}，超过了全部材料 {max} 的限制。"),
+        "data-msg-chosen": _("已选择：{files}"),
+    }
 
 
 def _required_flag(field: Any) -> None:
@@ -78,25 +98,24 @@ class EligibilityForm(FlaskForm):
 class AppealForm(FlaskForm):
     """The appeal itself (Art. 12)."""
 
-    complainant_name = StringField(_l("姓名"), render_kw={"autocomplete": "name", "maxlength": 50})
+    complainant_name = StringField(_l("姓名"), render_kw={"autocomplete": "name"})
     phone = StringField(_l("联系电话"), render_kw={"type": "tel", "inputmode": "tel", "autocomplete": "tel"})
-    id_number = StringField(_l("身份证号码（选填）"), render_kw={"autocomplete": "off", "maxlength": 18})
-    address = StringField(_l("联系地址"), render_kw={"autocomplete": "street-address", "maxlength": 200})
-    postcode = StringField(
-        _l("邮政编码"), render_kw={"inputmode": "numeric", "autocomplete": "postal-code", "maxlength": 6}
-    )
+    id_number = StringField(_l("身份证号码（选填）"), render_kw={"autocomplete": "off"})
+    address = StringField(_l("联系地址"), render_kw={"autocomplete": "street-address"})
+    postcode = StringField(_l("邮政编码"), render_kw={"inputmode": "numeric", "autocomplete": "postal-code"})
     email = StringField(_l("电子邮箱（选填）"), render_kw={"type": "email", "autocomplete": "email"})
     operator = SelectField(_l("被申诉的运营商"), validate_choice=False)
     service_type = SelectField(_l("业务类型"), validate_choice=False)
-    service_number = StringField(_l("涉及的号码（手机号、固话号或宽带账号）"), render_kw={"maxlength": 40})
+    service_number = StringField(_l("涉及的号码（手机号、固话号或宽带账号）"))
     category = SelectField(_l("申诉类别"), validate_choice=False)
     event_date = StringField(_l("问题发生的日期"), widget=DateInput())
     operator_complaint_date = StringField(_l("向运营商投诉的日期"), widget=DateInput())
-    operator_ticket_no = StringField(_l("运营商投诉工单号（选填）"), render_kw={"maxlength": 64})
-    request = TextAreaField(_l("申诉请求（希望如何解决）"), render_kw={"maxlength": 1000})
-    facts = TextAreaField(_l("事实和理由"), render_kw={"maxlength": 5000, "rows": 8})
+    operator_ticket_no = StringField(_l("运营商投诉工单号（选填）"))
+    request = TextAreaField(_l("申诉请求（希望如何解决）"))
+    facts = TextAreaField(_l("事实和理由"), render_kw={"rows": 8})
     materials = MultipleFileField(_l("证明材料（选填，可多选）"))
     pledge = BooleanField(_l("我承诺所填内容真实，并对其真实性负责。"))
+    form_token = HiddenField()  # one appeal per form: a second submission shows the first receipt
 
     cleaned: dict[str, Any]
     eligibility_errors: list[str]
@@ -110,6 +129,9 @@ class AppealForm(FlaskForm):
             _required_flag(self[name])
         for name in ("operator_complaint_date", "pledge"):
             _required_flag(self[name])
+        for name, limit in intake.LIMITS.items():  # a live counter in the browser; the limit is the intake's
+            self[name].render_kw = {**(self[name].render_kw or {}), "data-maxlength": limit}
+        self.materials.render_kw = upload_attrs()
         self.eligibility_errors = []
 
     def raw(self) -> dict[str, Any]:
@@ -159,27 +181,45 @@ class TrackForm(FlaskForm):
         return ok
 
 
+def _clean_long_text(field: Any, limit: int, required: Any = None) -> bool:
+    """Clean a long text field in place; too long (never cut) or, when `required` says so, empty is an error."""
+    try:
+        field.data = clean_text(field.data, max_length=limit, multiline=True)
+    except FieldError as exc:
+        field.errors.append(exc.message)
+        return False
+    if required is not None and not field.data:
+        field.errors.append(str(required))
+        return False
+    return True
+
+
 class MaterialsForm(FlaskForm):
     """Files added to an open case."""
 
     materials = MultipleFileField(_l("选择文件（可多选）"))
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.materials.render_kw = upload_attrs()
+
 
 class WithdrawForm(FlaskForm):
     """Withdrawal (撤回): the reason, then a confirmation step."""
 
-    reason = TextAreaField(_l("撤回原因"))
+    reason = TextAreaField(_l("撤回原因"), render_kw={"data-maxlength": 1000})
     confirm = HiddenField()
 
     def validate(self, extra_validators=None) -> bool:
         """A reason is required (at most 1000 characters)."""
-        ok = super().validate(extra_validators)
-        try:
-            self.reason.data = clean_text(self.reason.data, max_length=1000, multiline=True)
-        except FieldError as exc:
-            self.reason.errors.append(exc.message)
-            return False
-        if not self.reason.data:
-            self.reason.errors.append(str(_l("请填写撤回原因。")))
-            return False
-        return ok
+        return super().validate(extra_validators) & _clean_long_text(self.reason, 1000, _l("请填写撤回原因。"))
+
+
+class ReportForm(FlaskForm):
+    """ "企业没有履行": what the operator has not done (optional, at most 500 characters)."""
+
+    text = TextAreaField(_l("哪些条款没有履行（选填）"), render_kw={"data-maxlength": 500, "rows": 3})
+
+    def validate(self, extra_validators=None) -> bool:
+        """The text is cleaned; too long is refused with the limit (never cut)."""
+        return super().validate(extra_validators) & _clean_long_text(self.text, 500)

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from urllib.parse import urlsplit
 
-from flask import flash, make_response, redirect, render_template, request, session, url_for
+from flask import current_app, flash, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.i18n import ELDER_COOKIE, LANG_COOKIE, is_english
 from app.public import bp, casefile, limits
-from app.public.forms import AppealForm, EligibilityForm, MaterialsForm, TrackForm, WithdrawForm
-from cases import eligibility, tracking
+from app.public.forms import AppealForm, EligibilityForm, MaterialsForm, ReportForm, TrackForm, WithdrawForm
+from cases import eligibility, outcome, receipts, tracking
 from cases.materials import MaterialRejected
-from cases.models import Appeal
-from workflows import lifecycle
+from cases.models import Appeal, FilingReceipt
+from workflows import lifecycle, outbox
 from workflows.engine import LifecycleError
 
 ONE_YEAR = 365 * 24 * 3600
@@ -83,10 +83,28 @@ def eligibility_check():
     return render_template("public/eligibility.html", form=form)
 
 
+def _posted_token() -> str | None:
+    """The appeal form's one-time token as posted, when it looks like one."""
+    token = request.form.get("form_token", "")
+    return token if receipts.KEY_RE.fullmatch(token) else None
+
+
+def _receipt_again(token: str, record: FilingReceipt):
+    """A second submission of a form already filed: its first receipt, not a second appeal."""
+    session.pop(ELIGIBILITY_KEY, None)
+    session[RECEIPT_KEY] = token
+    session[TRACKED_KEY] = record.appeal_id
+    flash(_("这份申诉已经提交过，没有重复提交。下面是第一次提交的回执。"), "info")
+    return redirect(url_for("public.receipt"))
+
+
 @bp.route("/appeal/new", methods=["GET", "POST"])
 @limits.filing_limit
 def new_appeal():
     """The appeal form; reached only through the eligibility check, whose answers it carries."""
+    token = _posted_token() if request.method == "POST" else None
+    if token is not None and (filed_before := receipts.find("form", token)) is not None:
+        return _receipt_again(token, filed_before)
     saved = session.get(ELIGIBILITY_KEY)
     if not isinstance(saved, dict):
         flash(_("请先回答几个问题，确认可以申诉。"), "info")
@@ -97,6 +115,7 @@ def new_appeal():
         session.pop(ELIGIBILITY_KEY, None)
         return redirect(url_for("public.eligibility_check"))
     form = AppealForm()
+    form.form_token.data = token or receipts.new_form_token()  # kept while the form is shown again with errors
     if request.method == "GET":
         if answers.event_date and not form.event_date.data:
             form.event_date.data = answers.event_date.isoformat()
@@ -106,39 +125,65 @@ def new_appeal():
             form.category.data = "charging"
         return render_template("public/appeal_form.html", form=form)
     had_files = bool(casefile.real_files(form.materials.data or []))
-    if form.validate_with(answers):
-        try:
-            filed = casefile.submit_appeal(form.cleaned, form.materials.data or [])
-            db.session.commit()
-        except MaterialRejected as exc:
-            db.session.rollback()
-            form.materials.errors = [exc.message]
-            return render_template("public/appeal_form.html", form=form, had_files=True), exc.status
-        except OSError:
-            db.session.rollback()
-            form.materials.errors = [_("文件保存失败，请稍后重试。")]
-            return render_template("public/appeal_form.html", form=form, had_files=True), 503
-        decision = filed.appeal.deadline("decision")
-        session.pop(ELIGIBILITY_KEY, None)
-        session[RECEIPT_KEY] = {
-            "case_no": filed.appeal.case_no,
-            "access_code": filed.access_code,
-            "decision_due": decision.due_at.isoformat() if decision else None,
-            "materials": len(filed.appeal.materials),
-        }
-        session[TRACKED_KEY] = filed.appeal.id
-        return redirect(url_for("public.receipt"))
-    return render_template("public/appeal_form.html", form=form, had_files=had_files), 422
+    if not form.validate_with(answers):
+        return render_template("public/appeal_form.html", form=form, had_files=had_files), 422
+    token = form.form_token.data
+    try:
+        record = receipts.claim("form", token)  # a concurrent second submission waits here, then finds this case
+        filed = casefile.submit_appeal(form.cleaned, form.materials.data or [])
+        receipts.complete(record, filed.appeal, filed.access_code, key=token, app_secret=current_app.secret_key)
+        outbox.record("send_receipt", {"receipt_id": record.id}, dedupe_key=f"receipt-{record.id}")
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        filed_before = receipts.find("form", token)
+        if filed_before is None:
+            raise
+        return _receipt_again(token, filed_before)
+    except MaterialRejected as exc:
+        db.session.rollback()
+        form.materials.errors = [exc.message]
+        return render_template("public/appeal_form.html", form=form, had_files=True), exc.status
+    except OSError:
+        db.session.rollback()
+        form.materials.errors = [_("文件保存失败，请稍后重试。")]
+        return render_template("public/appeal_form.html", form=form, had_files=True), 503
+    session.pop(ELIGIBILITY_KEY, None)
+    session[RECEIPT_KEY] = token  # the key to the sealed receipt, not the access code
+    session[TRACKED_KEY] = filed.appeal.id
+    return redirect(url_for("public.receipt"))
 
 
 @bp.route("/appeal/receipt")
 def receipt():
-    """The case number and access code, shown this once."""
-    data = session.pop(RECEIPT_KEY, None)
-    if not isinstance(data, dict):  # already shown: the case page (without the code), or the lookup form
+    """The case number and access code: shown again on reload for a few minutes, in the browser that filed."""
+    token = session.get(RECEIPT_KEY)
+    record = receipts.find("form", token) if isinstance(token, str) and receipts.KEY_RE.fullmatch(token) else None
+    code = receipts.receipt_code(record, token) if record is not None else None
+    if record is None or code is None:
+        session.pop(RECEIPT_KEY, None)
+        if record is not None:
+            flash(
+                _(
+                    "回执页面只在提交后%(n)d分钟内显示查询码。查询码已通过短信发送到您填写的手机号码。",
+                    n=receipts.RECEIPT_MINUTES,
+                ),
+                "info",
+            )
         return redirect(url_for("public.case_status" if session.get(TRACKED_KEY) else "public.track"))
-    due = datetime.fromisoformat(data["decision_due"]) if data.get("decision_due") else None
-    return _no_store(make_response(render_template("public/receipt.html", receipt=data, decision_due=due)))
+    appeal = record.appeal
+    decision = appeal.deadline("decision")
+    data = {
+        "case_no": appeal.case_no,
+        "access_code": code,
+        "access_code_grouped": receipts.group_code(code),
+        "materials": sum(1 for m in appeal.materials if m.source == "consumer"),
+        "phone": appeal.phone,
+        "email": appeal.email,
+        "until": receipts.receipt_until(record),
+    }
+    page = render_template("public/receipt.html", receipt=data, decision_due=decision.due_at if decision else None)
+    return _no_store(make_response(page))
 
 
 @bp.route("/track", methods=["GET", "POST"])
@@ -171,8 +216,43 @@ def case_status():
     appeal = _tracked()
     if appeal is None:
         return redirect(url_for("public.track"))
+    return _no_store(make_response(_case_page(appeal)))
+
+
+def _case_page(appeal: Appeal, report_form: ReportForm | None = None) -> str:
+    """The tracking page: state, progress steps, the outcome and terms, timeline, deadlines, materials."""
     view = casefile.case_view(appeal, _lang())
-    return _no_store(make_response(render_template("public/case.html", case=view, form=MaterialsForm())))
+    for clock, answered in zip(view["deadlines"], outcome.reply_clock_status(appeal), strict=True):
+        clock["answered"] = answered
+    return render_template(
+        "public/case.html",
+        case=view,
+        progress=outcome.progress(appeal, _lang()),
+        result=outcome.summary(appeal, _lang()),
+        form=MaterialsForm(),
+        report_form=report_form or ReportForm(formdata=None),
+    )
+
+
+@bp.route("/track/terms-not-done", methods=["POST"])
+def report_terms_not_done():
+    """ "企业没有履行": the appellant reports the settlement terms not carried out; it reaches the mediator."""
+    appeal = _tracked()
+    if appeal is None:
+        return redirect(url_for("public.track"))
+    form = ReportForm()
+    if not form.validate():
+        return _case_page(appeal, form), 422
+    try:
+        event = outcome.report_terms_not_done(appeal, form.text.data)
+    except outcome.ReportRefused as exc:
+        db.session.rollback()
+        form.text.errors.append(exc.message)
+        return _case_page(appeal, form), 409
+    outbox.record("notify_terms_reported", {"event_id": event.id}, dedupe_key=f"terms-reported-{event.id}")
+    db.session.commit()
+    flash(_("已收到您的反映。调解员将联系您和企业核实履行情况。"), "success")
+    return redirect(url_for("public.case_status", _anchor="outcome"))
 
 
 @bp.route("/track/materials", methods=["GET", "POST"])

@@ -11,9 +11,13 @@ from app.staff import (  # noqa: E402,F401
     calendar_admin,
     case_page,
     contacts,
+    dashboard,
     exports,
     materials,
     nav,
+    outcome,
+    publishing,
     routes,
     statistics,
+    timeline,
 )

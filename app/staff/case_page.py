@@ -12,7 +12,6 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.extensions import db
-from app.i18n import is_english
 from app.staff import bp
 from app.staff.forms import (
     PII_FIELDS,
@@ -46,20 +45,6 @@ def event_names() -> dict[str, str]:
 def actor_kinds() -> dict[str, str]:
     """Names of who acted, when the event has no signed-in actor."""
     return {"consumer": _("申诉人"), "staff": _("工作人员"), "operator": _("被申诉企业"), "system": _("系统")}
-
-
-def field_labels() -> dict[str, str]:
-    """The labels of the lifecycle table's fields, for the details on the timeline."""
-    en = is_english()
-    return {f.name: (f.en if en else f.zh) for t in lifecycle.TRANSITIONS for f in t.fields} | {
-        "repeat_of": _("与之重复的案件"),
-        "assignee": _("承办人"),
-        "previous": _("原承办人"),
-        "taken": _("本人接办"),
-        "imported_without_details": _("导入时原系统未记录详情"),
-        "material": _("材料"),
-        "arrived_by": _("递交方式"),
-    }
 
 
 def load_appeal(case_no: str) -> Appeal:
@@ -143,7 +128,6 @@ def render_case(
         ).all(),
         event_names=event_names(),
         actor_kinds=actor_kinds(),
-        field_labels=field_labels(),
         deadline_rules=lifecycle.DEADLINES,
         previewable=PREVIEWABLE,
         arrived_by_names=recorded_materials.arrived_by_names(),

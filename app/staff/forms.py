@@ -121,10 +121,11 @@ class SearchForm(GetForm):
     def fill_choices(self) -> None:
         """The search keys in the page's language."""
         names = {
-            "any": _l("全部（案件编号、电话、业务号码、事实描述）"),
+            "any": _l("全部（案件编号、电话、业务号码、申诉人姓名、事实描述）"),
             "case_no": _l("案件编号（完整或开头部分）"),
             "phone": _l("联系电话"),
             "service_number": _l("业务号码"),
+            "name": _l("申诉人姓名（完整姓名）"),
             "facts": _l("事实描述中的词语"),
         }
         self.key.choices = [(k, str(names[k])) for k in search.KEYS]

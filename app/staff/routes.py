@@ -10,10 +10,9 @@ from app.extensions import db
 from app.staff import bp
 from app.staff.forms import QueueFilterForm, SearchForm
 from app.staff.nav import visible_queues
-from app.staff.statistics import weeks_context
-from cases import assignment, duplicates, queues, search
+from cases import duplicates, queues, search
 from cases.models import Operator, User, utcnow
-from workflows import calendar, lifecycle
+from workflows import calendar
 
 QUEUE_TITLES = {
     "new": _l("待受理"),
@@ -109,17 +108,3 @@ def search_cases():
             rows = _case_rows(pagination)
     args = _kept_args(form)
     return render_template("staff/search.html", form=form, pagination=pagination, args=args, **rows)
-
-
-@bp.route("/dashboard")
-def dashboard():
-    """The supervisor dashboard: counts by state, overdue clocks by kind, each mediator's open cases."""
-    return render_template(
-        "staff/dashboard.html",
-        **weeks_context(),
-        by_state=queues.state_counts(),
-        overdue=queues.overdue_by_deadline(),
-        workload=assignment.workload(),
-        states=lifecycle.STATES,
-        deadlines=lifecycle.DEADLINES,
-    )

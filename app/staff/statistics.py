@@ -16,7 +16,7 @@ from wtforms.validators import InputRequired, NumberRange, Optional, ValidationE
 from app import bulletin_export as export
 from app.extensions import db
 from app.i18n import is_english
-from app.staff import bp
+from app.staff import bp, publishing
 from cases import bulletin, statistics, trends
 from cases.bulletin import Period, PeriodError
 from cases.models import Baseline, OutboxJob, SubscriberCount, utcnow
@@ -324,6 +324,8 @@ def bulletin_publish(period: str, number: int):
         rev = None
     if rev is None:
         abort(404)
+    if (asked := publishing.refusal(Period.parse(period), rev, request.form)) is not None:
+        return asked  # the confirmation page first (and a second question for a period not ended)
     if bulletin.publish(rev, g.user.id):
         db.session.commit()
         flash(_("已发布第%(n)s版。", n=number), "success")

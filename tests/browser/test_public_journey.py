@@ -118,7 +118,7 @@ def test_a_consumer_files_and_tracks_an_appeal_by_keyboard_alone_on_a_phone_in_e
     page.wait_for_url("**/appeal/receipt")
 
     case_no = page.locator("#case-no").inner_text()
-    code = page.locator("#access-code").inner_text()
+    code = page.locator("#access-code").inner_text().replace(" ", "")  # shown in groups: A3M9 222Y BR
     assert case_no.startswith("JL") and len(code) == 10
     assert_fits(page)
     screenshot(page, "receipt-elder-375")

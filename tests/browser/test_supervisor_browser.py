@@ -76,11 +76,30 @@ def test_a_supervisor_reopens_a_closed_case_and_publishes_the_bulletin_the_publi
         paragraph = page.locator(".bulletin-paragraph").inner_text()
         assert "受理" in paragraph and "同比" in paragraph  # the baseline of a year before gives the 同比 clause
         screenshot(page, "supervisor-bulletin-built")
-        publish = page.get_by_role("button", name="发布此版本")
         with page.expect_navigation():
-            publish.click()
+            page.get_by_role("link", name="发布此版本…").click()
+        # the confirmation page: the paragraph and a PDF preview first; this half-year has not ended yet
+        assert page.locator("#preview-paragraph").inner_text() == paragraph
+        pdf = page.request.get(base + page.locator("#preview-pdf").get_attribute("href"))
+        assert pdf.status == 200 and pdf.body().startswith(b"%PDF")
+        assert "尚未结束" in page.locator("#provisional-warning").inner_text()
+        page.set_viewport_size({"width": 1366, "height": 900})
+        screenshot(page, "supervisor-publish-confirm-1366")
+        violations = axe_violations(browser, page.url, cookies=context.cookies())
+        assert violations == [], [(v["id"], v["help"]) for v in violations]
+        with page.expect_navigation():
+            page.get_by_role("button", name="确认发布").click()  # without the second confirmation
+        assert "请勾选确认" in page.locator("#publish-error").inner_text()
+        assert page.locator(".published").count() == 0
+        page.set_viewport_size({"width": 375, "height": 800})
+        assert_fits(page)
+        screenshot(page, "supervisor-publish-confirm-error-375")
+        page.get_by_label("我确认在统计期结束前发布临时数据").check()
+        with page.expect_navigation():
+            page.get_by_role("button", name="确认发布").click()
+        page.set_viewport_size({"width": 1280, "height": 900})
         assert "已发布" in page.locator(".published").inner_text()
-        assert page.get_by_role("button", name="发布此版本").count() == 0  # a published revision stays as it is
+        assert page.get_by_role("link", name="发布此版本…").count() == 0  # a published revision stays as it is
 
         public = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
         try:
@@ -89,6 +108,7 @@ def test_a_supervisor_reopens_a_closed_case_and_publishes_the_bulletin_the_publi
             with reader.expect_navigation():
                 reader.locator(f"a[href='/bulletin/{period}']").click()
             assert reader.locator(".bulletin-paragraph").inner_text() == paragraph
+            assert "临时数据" in reader.locator("#provisional").inner_text()  # published before the period ended
             screenshot(reader, "public-bulletin-period")
         finally:
             public.close()
