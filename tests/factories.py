@@ -29,7 +29,7 @@ PATHS: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         ("accept", "clerk", {}),
         ("refer", "mediator", {}),
         ("reply", "operator", {"text": "已核实"}),
-        ("settle", "mediator", {"refund_amount": "30", "perform_by": "2026-12-31"}),
+        ("settle", "mediator", {"refund_amount": "30", "perform_by": "2036-12-31"}),
     ],
     "closed": [
         ("accept", "clerk", {}),

@@ -121,7 +121,7 @@ def test_actions_through_the_api_answer_200_403_404_409_and_422(client, token):
     # a role the lifecycle does not allow
     assert client.post(f"{url}/refer", json={}, headers=clerk).status_code == 403
     # not allowed from this state
-    assert client.post(f"{url}/settle", json={"perform_by": "2026-12-31"}, headers=mediator).status_code == 409
+    assert client.post(f"{url}/settle", json={"perform_by": "2036-12-31"}, headers=mediator).status_code == 409
     # unknown action, unknown case
     assert client.post(f"{url}/explode", json={}, headers=mediator).status_code == 404
     assert client.post("/api/v1/cases/JL2000-000001/actions/refer", json={}, headers=mediator).status_code == 404
@@ -161,7 +161,7 @@ def test_an_operator_token_proposes_terms_and_reports_them_done(client, token):
     assert bad.status_code == 422 and {"refund_amount", "perform_by"} <= set(bad.get_json()["errors"])
     resp = client.post(
         f"{url}/settlement-proposal",
-        json={"refund_amount": 30, "apology": True, "perform_by": "2026-12-20"},
+        json={"refund_amount": 30, "apology": True, "perform_by": "2036-12-20"},
         headers=operator,
     )
     assert resp.status_code == 201, resp.get_json()
@@ -170,10 +170,10 @@ def test_an_operator_token_proposes_terms_and_reports_them_done(client, token):
         proposal["proposed_by"] == "operator" and proposal["agreed_at"] is None and proposal["refund_amount"] == "30.00"
     )
     assert client.post(f"{url}/settlement-proposal", json={}, headers=token("mediator")).status_code == 403
-    engine.perform(appeal, "settle", role="mediator", data={"refund_amount": "30", "perform_by": "2026-12-20"})
+    engine.perform(appeal, "settle", role="mediator", data={"refund_amount": "30", "perform_by": "2036-12-20"})
     db.session.commit()
     assert (
-        client.post(f"{url}/settlement-proposal", json={"perform_by": "2026-12-20"}, headers=operator).status_code
+        client.post(f"{url}/settlement-proposal", json={"perform_by": "2036-12-20"}, headers=operator).status_code
         == 409
     )
     done = client.post(f"{url}/terms-done", json={"note": "已退款"}, headers=operator)

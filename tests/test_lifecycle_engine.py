@@ -78,7 +78,7 @@ def test_the_full_path_to_settlement_and_close(app):
         ("refer", "mediator", {}),
         ("reply", "operator", {"text": "已退费"}),
         ("mediate", "mediator", {}),
-        ("settle", "mediator", {"refund_amount": "50", "perform_by": "2026-12-31"}),
+        ("settle", "mediator", {"refund_amount": "50", "perform_by": "2036-12-31"}),
         ("close", "mediator", {"note": "回访确认已履行"}),
     ]:
         engine.perform(a, action, role=role, data=data)
@@ -114,7 +114,7 @@ def _sample(field: lifecycle.Field):
 
     if field.kind.startswith("choice:"):
         return next(iter(codes.ALL[field.kind.split(":", 1)[1]]))
-    return {"date": "2026-12-31", "money": "20", "bool": True, "operator": "cmcc_jl"}.get(field.kind, "说明")
+    return {"date": "2036-12-31", "money": "20", "bool": True, "operator": "cmcc_jl"}.get(field.kind, "说明")
 
 
 @pytest.mark.parametrize("seed", range(6))

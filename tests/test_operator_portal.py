@@ -154,7 +154,7 @@ def test_the_operator_proposes_a_settlement_that_the_mediator_sees_and_then_repo
     assert bad.status_code == 422
     resp = client.post(
         f"/operator/cases/{appeal.case_no}/settlement",
-        data={"refund_amount": "30.00", "apology": "y", "perform_by": "2026-12-20"},
+        data={"refund_amount": "30.00", "apology": "y", "perform_by": "2036-12-20"},
     )
     assert resp.status_code == 302
     proposal = db.session.scalar(sa.select(Settlement))
@@ -168,7 +168,7 @@ def test_the_operator_proposes_a_settlement_that_the_mediator_sees_and_then_repo
     assert "企业提出的和解方案" in calls_page and "30.00" in calls_page
     # not settled yet: nothing to report done
     assert client.post(f"/operator/cases/{appeal.case_no}/terms-done").status_code == 409
-    engine.perform(appeal, "settle", role="mediator", data={"refund_amount": "30", "perform_by": "2026-12-20"})
+    engine.perform(appeal, "settle", role="mediator", data={"refund_amount": "30", "perform_by": "2036-12-20"})
     db.session.commit()
     page = client.get(f"/operator/cases/{appeal.case_no}").get_data(as_text=True)
     assert "已达成和解" in page and "报告履行完毕" in page
@@ -247,7 +247,7 @@ def test_the_full_path_from_filing_to_closing_through_the_web_pages_leaves_an_au
         data={"callee": "consumer", "at": "2026-11-25T10:00", "reached": "yes", "notes": "申诉人同意退费方案"},
     )
     assert resp.status_code == 302
-    _staff_action(mediator, appeal, "settle", refund_amount="50.00", perform_by="2026-12-31", note="双方和解")
+    _staff_action(mediator, appeal, "settle", refund_amount="50.00", perform_by="2036-12-31", note="双方和解")
     assert appeal.status == "settled"
 
     assert liaison.post(f"/operator/cases/{appeal.case_no}/terms-done", data={"note": "已退款"}).status_code == 302

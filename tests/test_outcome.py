@@ -110,9 +110,9 @@ def test_a_settled_case_shows_the_terms_their_date_and_how_far_they_are(client):
     html = track(client, appeal)
     terms = re.search(r'<dl class="facts" id="terms">.*?</dl>', html, re.S).group(0)
     assert "30.00 元" in terms and "企业向您赔礼道歉" in terms and "赠送流量10GB" in terms
-    assert '<dd id="perform-by"><strong>2026-12-31</strong>' in terms
+    assert '<dd id="perform-by"><strong>2036-12-31</strong>' in terms
     assert "您与被申诉企业达成了和解" in html
-    assert steps(html)[-1] == ("current", "办结") and progress_summary(html) == "第6步（共6步）：办结，期限2026-12-31"
+    assert steps(html)[-1] == ("current", "办结") and progress_summary(html) == "第6步（共6步）：办结，期限2036-12-31"
     assert "企业没有履行？告诉我们" in html
     english = get_in_english(client, "/track/case")
     assert "You and the operator settled" in english and "30.00 yuan" in english and "Step 6 of 6" in english
@@ -212,7 +212,7 @@ def test_the_operator_sees_the_referral_note_and_the_terms_it_must_carry_out_by_
     appeal = make_appeal(state="accepted")
     engine.perform(appeal, "refer", role="mediator", data={"note": "请重点核实9月流量包扣费。"})
     engine.perform(appeal, "reply", role="operator", data={"text": "已核实"})
-    engine.perform(appeal, "settle", role="mediator", data={"refund_amount": "48", "perform_by": "2026-12-20"})
+    engine.perform(appeal, "settle", role="mediator", data={"refund_amount": "48", "perform_by": "2036-12-20"})
     db.session.commit()
     auth.as_role("operator")
     url = f"/operator/cases/{appeal.case_no}"
@@ -220,9 +220,9 @@ def test_the_operator_sees_the_referral_note_and_the_terms_it_must_carry_out_by_
     note = re.search(r'id="referral-note".*?</section>', html, re.S).group(0)
     assert "请重点核实9月流量包扣费。" in note
     terms = re.search(r'id="terms-due".*?</section>', html, re.S).group(0)
-    assert "2026-12-20" in terms and "48.00" in terms
+    assert "2036-12-20" in terms and "48.00" in terms
     if lang == "en":
-        assert "The centre's referral note" in note and "by 2026-12-20" in terms
+        assert "The centre's referral note" in note and "by 2036-12-20" in terms
 
 
 def test_the_tracking_page_stays_free_of_internal_notes(client):

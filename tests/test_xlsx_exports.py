@@ -22,7 +22,7 @@ def published_period(client) -> None:
         if n < 3:
             engine.perform(appeal, "refer", role="mediator", at=AT)
             engine.perform(appeal, "reply", role="operator", data={"text": "已核实"}, at=AT)
-            engine.perform(appeal, "settle", role="mediator", data={"perform_by": "2022-10-01"}, at=AT)
+            engine.perform(appeal, "settle", role="mediator", data={"refund_amount": "20", "perform_by": "2022-10-01"}, at=AT)
     jobs.rollup_period("2022H2")
     bulletin.publish(bulletin.get_revision("2022H2", 1), None)
 
@@ -30,7 +30,8 @@ def published_period(client) -> None:
 def test_the_bulletin_workbook_is_typed_named_sized_and_frozen(client):
     published_period(client)
     wb = load_workbook(io.BytesIO(client.get("/bulletin/2022H2/export.xlsx").data))
-    assert wb.sheetnames == ["主要数据", "按被申诉企业", "受理申诉按类别", "办理结果", "不予受理理由", "办理时效"]
+    assert wb.sheetnames[:6] == ["主要数据", "按被申诉企业", "受理申诉按类别", "办理结果", "不予受理理由", "办理时效"]
+    assert all(name.startswith("受理用户申诉趋势") for name in wb.sheetnames[6:])  # the trends, test_bulletin.py
     summary = wb["主要数据"]
     assert summary.freeze_panes == "A2" and [c.value for c in summary[1]] == ["指标", "数值"]
     rows = {row[0].value: row[1] for row in summary.iter_rows(min_row=2)}

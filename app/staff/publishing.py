@@ -73,7 +73,12 @@ def bulletin_preview_pdf(period: str, number: int):
     p, rev = revision_or_404(period, number)
     title = _("%(period)s申诉受理情况", period=_label(p))
     return export.pdf_response(
-        title, rev.paragraph, export.tables(rev.figures), f"bulletin-{p.code}-r{rev.number}-preview"
+        title,
+        _label(p),
+        rev.paragraph,
+        export.tables(rev.figures),
+        export.pdf_charts(rev.figures),
+        f"bulletin-{p.code}-r{rev.number}-preview",
     )
 
 

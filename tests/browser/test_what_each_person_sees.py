@@ -257,7 +257,7 @@ def referred_case_with_terms(live_server) -> str:
         appeal = make_appeal(state="accepted", facts="携号转网被拒", phone="13700007777")
         engine.perform(appeal, "refer", role="mediator", data={"note": "请于三日内联系申诉人，核实携转限制原因。"})
         engine.perform(appeal, "reply", role="operator", data={"text": "已解除限制"})
-        engine.perform(appeal, "settle", role="mediator", data={"refund_amount": "20", "perform_by": "2026-12-20"})
+        engine.perform(appeal, "settle", role="mediator", data={"refund_amount": "20", "perform_by": "2036-12-20"})
         db.session.commit()
         return appeal.case_no
 
@@ -274,7 +274,7 @@ def test_the_operator_reads_the_referral_note_and_the_terms_due(browser, live_se
         page.goto(f"{base}/operator/cases/{case_no}")
         assert "请于三日内联系申诉人，核实携转限制原因。" in page.locator("#referral-note").inner_text()
         terms = page.locator("#terms-due").inner_text()
-        assert "2026-12-20" in terms and "20.00" in terms
+        assert "2036-12-20" in terms and "20.00" in terms
         assert_fits(page)
         screenshot(page, f"operator-referral-note-{width}")
         violations = axe_violations(browser, page.url, cookies=context.cookies())
@@ -291,7 +291,7 @@ def test_the_staff_console_timeline_dashboard_search_and_queue(browser, live_ser
         page.set_viewport_size({"width": 1366, "height": 900})
         page.goto(f"{base}/staff/cases/{case_no}")
         timeline = page.locator("#timeline + ol").inner_text()
-        assert "退费/补偿金额（元）：20.00恢复服务：否赔礼道歉：否企业履行期限：2026-12-20" in timeline
+        assert "退费/补偿金额（元）：20.00恢复服务：否赔礼道歉：否企业履行期限：2036-12-20" in timeline
         separator = "getComputedStyle(document.querySelector('ul.details li + li'), '::before').content"
         assert page.evaluate(separator) == '"；"'  # read as one line: 退费…：20.00；恢复服务：否；…
         assert "refund_amount" not in timeline and "perform_by" not in timeline
