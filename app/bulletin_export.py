@@ -39,7 +39,6 @@ TIMELINESS_LABELS = {
     "closed": _l("办结（件）"),
     "median_days_to_close": _l("受理至办结天数中位数"),
 }
-TABLE_KEYS = ("summary", "by_operator", "by_category", "by_outcome", "rejected_by_ground", "timeliness")
 TREND_TITLES = {
     "operator": _l("受理用户申诉趋势：按被申诉企业（件）"),
     "category": _l("受理用户申诉趋势：按类别（件）"),

@@ -6,10 +6,8 @@ import datetime as dt
 from pathlib import Path
 
 from flask import Flask, g, has_request_context, request
-from flask_babel import get_locale
 
-from cases import codes, pii
-from workflows.calendar import SHANGHAI
+from cases import clock, codes, pii
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "translations"
@@ -32,16 +30,14 @@ def select_locale() -> str:
 
 
 def is_english() -> bool:
-    return str(get_locale() or "zh").startswith("en")
+    return codes.current_lang() == "en"
 
 
 def local_datetime(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """A stored UTC time shown in Asia/Shanghai."""
+    """A stored UTC time shown in the centre's local time."""
     if value is None:
         return ""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(SHANGHAI).strftime(fmt)
+    return clock.to_local(value).strftime(fmt)
 
 
 def local_date(value: dt.datetime | dt.date | None) -> str:
@@ -54,7 +50,7 @@ def local_date(value: dt.datetime | dt.date | None) -> str:
 
 def code_name(code: str | None, kind: str) -> str:
     """A shared code's name in the page's language."""
-    return codes.name(kind, code, "en" if is_english() else "zh")
+    return codes.name(kind, code, codes.current_lang())
 
 
 def init_app(app: Flask) -> None:
@@ -62,6 +58,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(local_datetime, "local_dt")
     app.add_template_filter(local_date, "local_date")
     app.add_template_filter(code_name, "code_name")
+    app.add_template_filter(codes.localized, "localized")  # {{ state|localized }}: a row's zh/en name
     app.add_template_filter(pii.mask_phone, "mask_phone")
     app.add_template_filter(pii.mask_id_number, "mask_id")
     app.add_template_filter(pii.mask_address, "mask_address")
@@ -70,7 +67,7 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def _context() -> dict:
         return {
-            "lang": "en" if is_english() else "zh",
+            "lang": codes.current_lang(),
             "elder_mode": request.cookies.get(ELDER_COOKIE) == "1",
             "centre_name": app.config["CENTRE_NAME"],
             "current_identity": getattr(g, "user", None),

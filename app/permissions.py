@@ -8,12 +8,9 @@ action check both.
 
 from __future__ import annotations
 
-from workflows.lifecycle import ADMIN, CLERK, MEDIATOR, OPERATOR, SUPERVISOR
+from cases.states import ADMIN, CASEWORK, CLERK, MEDIATOR, OPERATOR, STAFF, SUPERVISOR, SUPERVISORS
 
 PUBLIC = "public"  # anyone, signed in or not (consumer routes check the access code themselves)
-STAFF = frozenset({CLERK, MEDIATOR, SUPERVISOR, ADMIN})
-CASEWORK = frozenset({CLERK, MEDIATOR, SUPERVISOR})
-SUPERVISORS = frozenset({SUPERVISOR, ADMIN})
 ADMINS = frozenset({ADMIN})
 OPERATORS = frozenset({OPERATOR})
 SIGNED_IN = STAFF | OPERATORS

@@ -9,10 +9,11 @@ import secrets
 import sqlalchemy as sa
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from cases import states
 from cases.db import db
 from cases.models import ApiToken, Operator, User, utcnow
 
-ROLES = ("clerk", "mediator", "supervisor", "admin", "operator")
+ROLES = states.ACCOUNT_ROLES
 MAX_FAILED_LOGINS = 5
 LOCK_MINUTES = 15
 # A fixed hash to compare against when the user does not exist, so both paths take the same time.
@@ -26,7 +27,7 @@ def create_user(
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
     operator_id = None
-    if role == "operator":
+    if role == states.OPERATOR:
         op = db.session.scalar(sa.select(Operator).where(Operator.code == operator_code))
         if op is None:
             raise ValueError("an operator account needs a valid operator code")

@@ -6,9 +6,7 @@ import sqlalchemy as sa
 
 from cases.db import db
 from cases.models import Appeal, CaseEvent, User, utcnow
-from cases.queues import CLOSED_STATES
-
-ASSIGNABLE_ROLES = ("mediator",)
+from cases.states import ASSIGNABLE_ROLES, CLOSED_STATES
 
 
 class NotAssignable(ValueError):

@@ -12,34 +12,16 @@ import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from cases import clock
 from cases.db import db
 from cases.models import Baseline, BulletinRevision, utcnow
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 _PERIOD = re.compile(r"^(\d{4})(H[12]|Q[1-4])$")
 _ZH_QUARTERS = {1: "第一季度", 2: "第二季度", 3: "第三季度", 4: "第四季度"}
-
-# The figures of the headline paragraph and of the summary table, in order.
-HEADLINE_FIGURES = (
-    "phone_consultations",
-    "callbacks",
-    "visits",
-    "materials_received",
-    "appeals_received",
-    "appeals_accepted",
-    "appeals_accepted_basic",
-    "appeals_accepted_resale_other",
-    "yoy_change_pct",
-    "appeals_rejected",
-    "withdrawn",
-    "settled",
-    "settlement_rate_pct",
-)
 
 
 class PeriodError(ValueError):
@@ -48,11 +30,6 @@ class PeriodError(ValueError):
 
 class PublishedRevisionChanged(Exception):
     """Raised when code tries to change or delete a published revision."""
-
-
-def _local_midnight_utc(day: dt.date) -> dt.datetime:
-    """00:00 Asia/Shanghai of `day`, as naive UTC (as `workflows.calendar`, which `cases` may not import)."""
-    return dt.datetime.combine(day, dt.time(0, 0), tzinfo=SHANGHAI).astimezone(dt.UTC).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
@@ -75,7 +52,7 @@ class Period:
     @classmethod
     def containing(cls, at_utc: dt.datetime, kind: str = "H") -> Period:
         """The period (half-year by default) that a stored UTC time falls in, by Asia/Shanghai time."""
-        local = at_utc.replace(tzinfo=dt.UTC).astimezone(SHANGHAI)
+        local = clock.to_local(at_utc)
         number = (local.month - 1) // 6 + 1 if kind == "H" else (local.month - 1) // 3 + 1
         return cls(f"{local.year}{kind}{number}", local.year, kind, number)
 
@@ -95,12 +72,12 @@ class Period:
     @property
     def start_utc(self) -> dt.datetime:
         """The start, as naive UTC."""
-        return _local_midnight_utc(self.first_day)
+        return clock.local_midnight_utc(self.first_day)
 
     @property
     def end_utc(self) -> dt.datetime:
         """The exclusive end, as naive UTC."""
-        return _local_midnight_utc(self.end_day)
+        return clock.local_midnight_utc(self.end_day)
 
     def year_before(self) -> Period:
         """The same period a year earlier (for 同比)."""

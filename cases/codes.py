@@ -6,7 +6,9 @@ Codes may be added, never renamed.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
+
+from flask_babel import get_locale
 
 
 class Code(NamedTuple):
@@ -138,6 +140,19 @@ ALL = {
 }
 
 
+def current_lang() -> str:
+    """The page's language: "en" when the visitor chose English, else "zh" (also outside a request)."""
+    return "en" if str(get_locale() or "zh").startswith("en") else "zh"
+
+
+def localized(row: Any, lang: str | None = None, prefix: str = "") -> str:
+    """The text a row carries as `zh`/`en` fields (`<prefix>zh`/`<prefix>en` with a prefix) in a language:
+    English for "en", Chinese otherwise; the page's language when `lang` is None. The one way the names of
+    the lifecycle table (states, fields, deadlines) and of the code tables are read."""
+    english = (lang or current_lang()) == "en"
+    return getattr(row, f"{prefix}en" if english else f"{prefix}zh")
+
+
 def name(kind: str, code: str | None, lang: str = "zh") -> str:
     """The display name of a code, or the code itself when unknown."""
     if code is None:
@@ -145,4 +160,4 @@ def name(kind: str, code: str | None, lang: str = "zh") -> str:
     row = ALL[kind].get(code)
     if row is None:
         return code
-    return row.en if lang == "en" else row.zh
+    return localized(row, lang)

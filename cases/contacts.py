@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from cases import clock
 from cases.db import db
 from cases.models import Appeal, Contact, User
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 INTAKE_CHANNELS = ("phone_consultation", "visit")
 # The channel an appeal gets when a consultation or a visit becomes one.
 APPEAL_CHANNEL = {"phone_consultation": "phone", "visit": "visit"}
@@ -71,11 +70,6 @@ def record_contact(
     return contact
 
 
-def local_day_start(day: dt.date) -> dt.datetime:
-    """00:00 Asia/Shanghai of a day, as naive UTC."""
-    return dt.datetime.combine(day, dt.time(), SHANGHAI).astimezone(dt.UTC).replace(tzinfo=None)
-
-
 def contacts_query(
     *,
     channel: str | None = None,
@@ -89,9 +83,9 @@ def contacts_query(
     if channel:
         query = query.where(Contact.channel == channel)
     if date_from:
-        query = query.where(Contact.at >= local_day_start(date_from))
+        query = query.where(Contact.at >= clock.local_midnight_utc(date_from))
     if date_to:
-        query = query.where(Contact.at < local_day_start(date_to + dt.timedelta(days=1)))
+        query = query.where(Contact.at < clock.local_midnight_utc(date_to + dt.timedelta(days=1)))
     if operator_id:
         query = query.where(Contact.operator_id == operator_id)
     return query.order_by(Contact.at.desc(), Contact.id.desc())

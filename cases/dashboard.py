@@ -17,10 +17,9 @@ import sqlalchemy as sa
 
 from cases.db import db
 from cases.models import Appeal, CaseEvent, Deadline, User, utcnow
-from cases.queues import OPEN_STATES
+from cases.states import CASEWORK, MEDIATOR, OPEN_STATES
 
 FIGURES = ("state", "overdue", "assigned", "acted")
-CASEWORK_ROLES = ("clerk", "mediator", "supervisor")
 
 
 @dataclass(frozen=True)
@@ -115,8 +114,8 @@ def workload(period: Period) -> list[Workload]:
     people = db.session.scalars(
         sa.select(User)
         .where(
-            User.role.in_(CASEWORK_ROLES),
-            sa.or_(sa.and_(User.role == "mediator", User.active), User.id.in_(list(acted) or [-1])),
+            User.role.in_(sorted(CASEWORK)),
+            sa.or_(sa.and_(User.role == MEDIATOR, User.active), User.id.in_(list(acted) or [-1])),
         )
         .order_by(User.full_name, User.id)
     )

@@ -9,17 +9,17 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from cases import accounts
+from cases import accounts, states
 from cases.db import db
 from cases.models import Appeal, Operator, User, utcnow
 
 DEMO_ACCOUNTS = (
-    ("clerk", "clerk", "受理员（演示）", None),
-    ("mediator", "mediator", "调解员（演示）", None),
-    ("supervisor", "supervisor", "主管（演示）", None),
-    ("admin", "admin", "管理员（演示）", None),
-    ("cmcc", "operator", "中国移动吉林联络员（演示）", "cmcc_jl"),
-    ("unicom", "operator", "吉林联通联络员（演示）", "unicom_jl"),
+    ("clerk", states.CLERK, "受理员（演示）", None),
+    ("mediator", states.MEDIATOR, "调解员（演示）", None),
+    ("supervisor", states.SUPERVISOR, "主管（演示）", None),
+    ("admin", states.ADMIN, "管理员（演示）", None),
+    ("cmcc", states.OPERATOR, "中国移动吉林联络员（演示）", "cmcc_jl"),
+    ("unicom", states.OPERATOR, "吉林联通联络员（演示）", "unicom_jl"),
 )
 
 

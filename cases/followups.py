@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from cases import clock
 from cases.db import db
 from cases.models import Appeal, CaseEvent, Contact, Settlement, User, utcnow
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 CALLEES = ("consumer", "operator")
 # Terms status of a settled case, as the case page and the "履行未到位" list show it.
 TERMS_PENDING, TERMS_CONFIRMED, TERMS_MISSED, TERMS_OVERDUE = "pending", "confirmed", "missed", "overdue"
-
-
-def today_local(now: dt.datetime | None = None) -> dt.date:
-    """Today's date in Asia/Shanghai."""
-    return (now or utcnow()).replace(tzinfo=dt.UTC).astimezone(SHANGHAI).date()
 
 
 def agreed_settlement(appeal: Appeal) -> Settlement | None:
@@ -39,7 +33,7 @@ def terms_status(settlement: Settlement | None, today: dt.date | None = None) ->
         return TERMS_CONFIRMED
     if settlement.missed:
         return TERMS_MISSED
-    if settlement.perform_by is not None and settlement.perform_by < (today or today_local()):
+    if settlement.perform_by is not None and settlement.perform_by < (today or clock.today()):
         return TERMS_OVERDUE
     return TERMS_PENDING
 
@@ -130,7 +124,7 @@ def record_call(
 def unperformed_query(today: dt.date | None = None) -> sa.Select:
     """Settled cases whose terms a call found not carried out, whose perform_by date passed unconfirmed, or that the
     appellant reported not carried out (履行未到位)."""
-    today = today or today_local()
+    today = today or clock.today()
     latest = (
         sa.select(sa.func.max(Settlement.id))
         .where(Settlement.agreed_at.is_not(None))
@@ -154,7 +148,7 @@ def unperformed_query(today: dt.date | None = None) -> sa.Select:
 
 def calls_due_query(today: dt.date | None = None) -> sa.Select:
     """Open or settled cases whose latest follow-up call set a next call due by today, earliest first."""
-    today = today or today_local()
+    today = today or clock.today()
     latest = (
         sa.select(sa.func.max(Contact.id))
         .where(Contact.channel == "callback", Contact.appeal_id.is_not(None))

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from cases import states
 from cases.db import db
 
 
@@ -22,9 +23,9 @@ def utcnow() -> dt.datetime:
 
 
 JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
-# The open states of the lifecycle table (tests keep cases.queues.OPEN_STATES equal to it), for a partial index.
-OPEN_STATES_SQL = "('received', 'awaiting_materials', 'accepted', 'referred', 'replied', 'mediating', 'settled')"
-CLOSED_STATES_SQL = "('closed', 'rejected', 'withdrawn')"
+# The open and closed states (`cases.states`) as the predicates' SQL lists, for the partial indexes.
+OPEN_STATES_SQL = states.sql_list(states.OPEN_STATES)
+CLOSED_STATES_SQL = states.sql_list(states.CLOSED_STATES)
 CLOSED_QUEUE_COLUMNS = ["status", "operator_id", "category", "assignee_id"]
 # What the open queues filter, sort and count on besides the due time (cases.queues), kept in their index.
 OPEN_QUEUE_COLUMNS = ["status", "operator_id", "category", "assignee_id", "overdue", "running_due_at", "received_at"]

@@ -15,15 +15,14 @@ transaction and leaves no gaps.
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 
+from cases import clock
 from cases.db import db
 from cases.models import CaseNumberSequence
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 _NEXTVAL = sa.text("SELECT nextval(to_regclass(:name))")  # NULL, not an error, while the year has no sequence
 _NEXTVAL_DRIVER = "SELECT nextval(to_regclass(%(name)s))"  # the same in psycopg's own parameter style
 
@@ -74,7 +73,7 @@ def _take_counter(year: int) -> int:
 
 def next_case_no(prefix: str, received_at_utc: dt.datetime) -> str:
     """Take the next number of the receipt's (Asia/Shanghai) year, atomically."""
-    year = received_at_utc.replace(tzinfo=dt.UTC).astimezone(SHANGHAI).year
+    year = clock.to_local(received_at_utc).year
     seq = _take_sequence(year) if _on_postgres() else _take_counter(year)
     return f"{prefix}{year}-{seq:06d}"
 

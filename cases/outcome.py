@@ -15,6 +15,7 @@ from typing import Any
 from flask_babel import gettext as _
 
 from cases import codes, followups
+from cases.clock import today
 from cases.db import db
 from cases.models import Appeal, CaseEvent, Deadline, Settlement, User, utcnow
 
@@ -138,7 +139,7 @@ def forwarded_replies(appeal: Appeal) -> list[dict[str, Any]]:
 def terms_view(settlement: Settlement, appeal: Appeal, now: dt.datetime | None = None) -> dict[str, Any]:
     """The settlement terms as the appellant reads them, with whether they may report them not carried out."""
     now = now or utcnow()
-    status = followups.terms_status(settlement, followups.today_local(now))
+    status = followups.terms_status(settlement, today(now))
     return {
         "refund_amount": settlement.refund_amount if settlement.refund_amount else None,
         "service_restored": settlement.service_restored,

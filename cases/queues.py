@@ -9,20 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
+from cases import clock
 from cases.db import db
 from cases.models import Appeal, utcnow
+from cases.states import CLOSED_STATES, NEW_STATES, OPEN_STATES  # noqa: F401  (read here by the queues' users)
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-NEW_STATES = ("received", "awaiting_materials")
-# The open and closed states of the lifecycle table (a test keeps them equal to workflows.lifecycle); listing the
-# open ones lets the status index pick the few open cases out of the many closed ones.
-OPEN_STATES = ("received", "awaiting_materials", "accepted", "referred", "replied", "mediating", "settled")
-CLOSED_STATES = ("closed", "rejected", "withdrawn")
 QUEUES = ("new", "mine", "waiting", "overdue", "closed")
 SORTS = ("deadline", "-deadline", "received", "-received")
 PER_PAGE = 50
@@ -41,11 +36,6 @@ class QueueFilters:
     assignee_id: int | None = None
     unassigned: bool = False
     overdue: bool | None = None
-
-
-def _local_midnight_utc(day: dt.date) -> dt.datetime:
-    """00:00 Asia/Shanghai of a day, as naive UTC."""
-    return dt.datetime.combine(day, dt.time(0, 0), tzinfo=SHANGHAI).astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def queue_states(name: str) -> tuple[str, ...]:
@@ -90,9 +80,9 @@ def filter_conditions(f: QueueFilters, now: dt.datetime | None = None) -> list[s
     if f.category:
         where.append(Appeal.category == f.category)
     if f.received_from:
-        where.append(Appeal.received_at >= _local_midnight_utc(f.received_from))
+        where.append(Appeal.received_at >= clock.local_midnight_utc(f.received_from))
     if f.received_to:
-        where.append(Appeal.received_at < _local_midnight_utc(f.received_to + dt.timedelta(days=1)))
+        where.append(Appeal.received_at < clock.local_midnight_utc(f.received_to + dt.timedelta(days=1)))
     if f.unassigned:
         where.append(Appeal.assignee_id.is_(None))
     elif f.assignee_id is not None:

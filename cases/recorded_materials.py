@@ -15,8 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
-from cases import materials
-from cases.bulletin import SHANGHAI
+from cases import clock, materials
 from cases.db import db
 from cases.models import Appeal, CaseEvent, Material, User, utcnow
 
@@ -41,7 +40,7 @@ def arrived_by_names() -> dict[str, str]:
 
 
 def _local_today(now: dt.datetime) -> dt.date:
-    return now.replace(tzinfo=dt.UTC).astimezone(SHANGHAI).date()
+    return clock.local_date(now)
 
 
 def _check(appeal: Appeal, arrived_by: str, received_on: dt.date | None, now: dt.datetime) -> dict[str, list[str]]:
@@ -62,7 +61,7 @@ def _received_at(received_on: dt.date, now: dt.datetime) -> dt.datetime:
     """Now for an item that arrived today, else the start of the day it arrived (Asia/Shanghai), as naive UTC."""
     if received_on == _local_today(now):
         return now
-    return dt.datetime.combine(received_on, dt.time(0, 0), tzinfo=SHANGHAI).astimezone(dt.UTC).replace(tzinfo=None)
+    return clock.local_midnight_utc(received_on)
 
 
 def _audit(appeal: Appeal, material: Material, user: User | None, now: dt.datetime) -> None:

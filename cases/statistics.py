@@ -24,16 +24,8 @@ from sqlalchemy.orm import Session
 from cases.bulletin import Period, base_figure, change_percent, per_million, percent
 from cases.db import db
 from cases.models import Appeal, CaseEvent, Contact, Deadline, Material, Operator, SubscriberCount
+from cases.states import OUTCOME_OF_ACTION
 
-# Closing actions and the outcome each records.
-OUTCOME_ACTIONS = {
-    "settle": "settled",
-    "acknowledge": "acknowledged",
-    "disagree": "disagreed",
-    "end_mediation": "mediation_failed",
-    "withdraw": "withdrawn",
-    "reject": "rejected",
-}
 COUNTED_ACTIONS = ("accept", "reject", "withdraw", "settle", "acknowledge", "disagree", "end_mediation")
 # Broken down by operator and category; their case counts are the sums of the breakdown's (each case has one
 # operator and one category), so the other counted actions are the only ones counted on their own.
@@ -373,7 +365,7 @@ def _figures(counted: dict[str, Any], period: Period | None) -> dict:
     decisions, decisions_met = clocks.get("decision", (0, 0))
     replies, replies_met = clocks.get("operator_reply", (0, 0))
     closed, median = counted["closed"]
-    outcomes = {OUTCOME_ACTIONS[a]: n for a, n in events.items() if a in OUTCOME_ACTIONS}
+    outcomes = {OUTCOME_OF_ACTION[a]: n for a, n in events.items() if a in OUTCOME_OF_ACTION}
     return {
         "phone_consultations": contacts.get("phone_consultation", 0),
         "callbacks": contacts.get("callback", 0),

@@ -15,7 +15,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from cases.bulletin import SHANGHAI, Period, per_million
+from cases import clock
+from cases.bulletin import Period, per_million
 from cases.db import db
 from cases.models import Appeal, CaseEvent, Operator, SubscriberCount
 from cases.statistics import Executor, _between, _fmt, _on_postgres, compute, event_operator
@@ -196,7 +197,7 @@ def weeks_against_year_before(today: dt.date, weeks: int = 12) -> dict[str, Any]
 
 def shanghai_today(now_utc: dt.datetime) -> dt.date:
     """Today's date in Asia/Shanghai."""
-    return now_utc.replace(tzinfo=dt.UTC).astimezone(SHANGHAI).date()
+    return clock.local_date(now_utc)
 
 
 def rollup_figures(period: Period) -> dict[str, Any]:

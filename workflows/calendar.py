@@ -18,13 +18,13 @@ import datetime as dt
 import logging
 import time
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 import chinese_calendar
 import sqlalchemy as sa
 from flask import has_app_context
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+from cases.clock import local_date, local_midnight_utc, local_time_utc  # noqa: F401  (read through calendar too)
+
 OVERRIDES_TTL = 60.0  # seconds a process keeps the entered days before reading them again
 log = logging.getLogger(__name__)
 _overrides: dict[str, tuple[float, dict[dt.date, bool]]] = {}  # by database URL: (read at, {day: working})
@@ -111,21 +111,9 @@ def working_days_between(start: dt.date, end: dt.date) -> int:
     return count
 
 
-def local_date(utc_naive: dt.datetime) -> dt.date:
-    """The Asia/Shanghai calendar date of a stored (naive UTC) time."""
-    return utc_naive.replace(tzinfo=dt.UTC).astimezone(SHANGHAI).date()
-
-
 def end_of_local_day(day: dt.date) -> dt.datetime:
-    """23:59:59 Asia/Shanghai of `day`, as naive UTC."""
-    local = dt.datetime.combine(day, dt.time(23, 59, 59), tzinfo=SHANGHAI)
-    return local.astimezone(dt.UTC).replace(tzinfo=None)
-
-
-def local_midnight_utc(day: dt.date) -> dt.datetime:
-    """00:00 Asia/Shanghai of `day`, as naive UTC."""
-    local = dt.datetime.combine(day, dt.time(0, 0), tzinfo=SHANGHAI)
-    return local.astimezone(dt.UTC).replace(tzinfo=None)
+    """The last second of `day` in local time, as naive UTC: when a deadline on that day runs out."""
+    return local_time_utc(day, dt.time(23, 59, 59))
 
 
 def due_after(start_utc: dt.datetime, amount: int, working: bool) -> dt.datetime:

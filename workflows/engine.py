@@ -12,10 +12,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
-from cases import codes, settlements
+from cases import codes, settlements, states
 from cases.db import db
 from cases.models import Appeal, CaseEvent, Deadline, Operator, Referral, Settlement, User, utcnow
 from workflows import calendar, lifecycle, outbox
@@ -174,7 +175,7 @@ def perform(
     if action == "reopen":
         appeal.outcome = None
         appeal.closed_at = None
-    if t.target in ("closed", "rejected", "withdrawn"):
+    if not states.is_open(t.target):
         appeal.closed_at = now
     if action == "accept":
         appeal.accepted_at = now
@@ -192,8 +193,7 @@ def perform(
         to_state=t.target,
         at=now,
         actor_id=actor.id if actor else None,
-        actor_kind=actor_kind
-        or ("consumer" if role == lifecycle.CONSUMER else "operator" if role == lifecycle.OPERATOR else "staff"),
+        actor_kind=actor_kind or (role if role in (states.CONSUMER, states.OPERATOR) else "staff"),
         details=details,
         public_message=_public_message(t, cleaned),
         internal=not t.public,
@@ -213,23 +213,24 @@ NOTIFY_ACTIONS = frozenset(
 
 def state_name(state: str) -> str:
     """The Chinese or English name of a state, in the current language."""
-    from flask_babel import get_locale
-
     s = lifecycle.STATES.get(state)
-    if s is None:
-        return state
-    return s.en if str(get_locale() or "zh").startswith("en") else s.zh
+    return codes.localized(s) if s else state
 
 
 def _public_message(t: Transition, cleaned: dict[str, Any]) -> str:
+    """What the appellant reads of the event. Records are written in Chinese, the case file's language."""
     if t.action == "reject":
         extra = cleaned.get("explanation") or ""
         if "ground" not in cleaned:  # imported without its ground
             return extra
-        ground = codes.REJECTION_GROUNDS[cleaned["ground"]].zh
-        return f"不予受理理由：{ground}。{extra}".strip()
+        ground = codes.name("rejection_ground", cleaned["ground"])
+        with force_locale("zh"):
+            return _("不予受理理由：%(ground)s。%(explanation)s", ground=ground, explanation=extra).strip()
     if t.action == "request_materials":
-        return f"请补充：{cleaned['missing']}" if cleaned.get("missing") else ""
+        if not cleaned.get("missing"):
+            return ""
+        with force_locale("zh"):
+            return _("请补充：%(missing)s", missing=cleaned["missing"])
     if t.action == "end_mediation":
         return cleaned.get("advice", "")
     if t.action == "withdraw":
@@ -373,9 +374,16 @@ def recompute_clocks(changed: set[dt.date], actor: User | None = None, now: dt.d
                 referral.due_at = due
         set_due_times(appeal, now)
         old_day, new_day = calendar.local_date(before).isoformat(), calendar.local_date(due).isoformat()
+        with force_locale("zh"):  # the case file's language
+            text = _(
+                "节假日安排变更：“%(deadline)s”期限由 %(before)s 改为 %(after)s。",
+                deadline=rule.zh,
+                before=old_day,
+                after=new_day,
+            )
         add_note(
             appeal,
-            f"节假日安排变更：“{rule.zh}”期限由 {old_day} 改为 {new_day}。",
+            text,
             actor,
             at=now,
             deadline=clock.kind,

@@ -15,11 +15,10 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
-from cases import alerts, bulletin, codes, receipts, trends
+from cases import alerts, bulletin, clock, codes, receipts, trends
 from cases.db import db
 from cases.models import Alert, Appeal, CaseEvent, Deadline, FilingReceipt, OutboxJob, User, utcnow
 from workflows import calendar, engine, lifecycle, notifications, outbox
-from workflows.calendar import SHANGHAI
 from workflows.notifications import EMAIL, SMS, Message
 
 log = logging.getLogger(__name__)
@@ -55,7 +54,7 @@ def task(name: str) -> Callable[[Callable[[], Any]], Callable[[], Any]]:
 
 def _local(at: dt.datetime) -> str:
     """A stored UTC time as Asia/Shanghai text."""
-    return at.replace(tzinfo=dt.UTC).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    return clock.to_local(at).strftime("%Y-%m-%d %H:%M")
 
 
 def _short_name() -> str:

@@ -9,95 +9,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# Roles of people who act on cases.
-CONSUMER, CLERK, MEDIATOR, SUPERVISOR, ADMIN, OPERATOR = (
-    "consumer",
-    "clerk",
-    "mediator",
-    "supervisor",
-    "admin",
-    "operator",
+from cases.states import (  # noqa: F401  (the vocabulary, re-exported for the table's readers)
+    ADMIN,
+    ALL_ROLES,
+    CLERK,
+    CLOSED_STATES,
+    CONSUMER,
+    MEDIATOR,
+    OPEN_STATES,
+    OPERATOR,
+    OUTCOME_OF_ACTION,
+    STATES,
+    SUPERVISOR,
+    State,
 )
-STAFF_ROLES = (CLERK, MEDIATOR, SUPERVISOR, ADMIN)
-ALL_ROLES = (CONSUMER, CLERK, MEDIATOR, SUPERVISOR, ADMIN, OPERATOR)
-
-
-@dataclass(frozen=True)
-class State:
-    code: str
-    zh: str
-    en: str
-    public_zh: str  # what the consumer reads on the tracking page
-    public_en: str
-    open: bool = True
-
-
-STATES: dict[str, State] = {
-    s.code: s
-    for s in (
-        State(
-            "received",
-            "待受理",
-            "Received",
-            "已收到您的申诉，正在审核是否受理。",
-            "We have your appeal and are deciding whether to accept it.",
-        ),
-        State(
-            "awaiting_materials",
-            "待补正",
-            "Awaiting materials",
-            "需要您补充材料，收到后继续办理。",
-            "We need more materials from you; the case continues once they arrive.",
-        ),
-        State(
-            "accepted",
-            "已受理",
-            "Accepted",
-            "您的申诉已受理，即将转交被申诉企业处理。",
-            "Your appeal is accepted and will be referred to the operator.",
-        ),
-        State(
-            "referred",
-            "已转办",
-            "Referred to operator",
-            "已转交被申诉企业，企业将与您联系。",
-            "Referred to the operator, which will contact you.",
-        ),
-        State(
-            "replied",
-            "企业已答复",
-            "Operator replied",
-            "企业已答复，调解员将与您联系确认处理结果。",
-            "The operator replied; a mediator will call you about the result.",
-        ),
-        State(
-            "mediating",
-            "调解中",
-            "In mediation",
-            "调解员正在组织双方调解。",
-            "A mediator is mediating between you and the operator.",
-        ),
-        State(
-            "settled",
-            "已和解待履行",
-            "Settled, terms pending",
-            "双方已达成和解，等待企业履行。",
-            "You and the operator settled; the operator is carrying out the terms.",
-        ),
-        State("closed", "已办结", "Closed", "申诉已办结。", "The appeal is closed.", open=False),
-        State(
-            "rejected",
-            "不予受理",
-            "Rejected",
-            "您的申诉不予受理，原因见下方说明。",
-            "Your appeal was not accepted; the reason is below.",
-            open=False,
-        ),
-        State("withdrawn", "已撤回", "Withdrawn", "申诉已撤回。", "The appeal was withdrawn.", open=False),
-    )
-}
-
-OPEN_STATES = frozenset(s for s, v in STATES.items() if v.open)
 
 
 @dataclass(frozen=True)
@@ -170,7 +95,8 @@ _TERMS = (
 
 
 def _t(action, sources, target, roles, **kw) -> Transition:
-    return Transition(action, frozenset(sources), target, frozenset(roles), **kw)
+    """A row; a closing action records the outcome `cases.states` names for it."""
+    return Transition(action, frozenset(sources), target, frozenset(roles), outcome=OUTCOME_OF_ACTION.get(action), **kw)
 
 
 TRANSITIONS: tuple[Transition, ...] = (
@@ -202,7 +128,6 @@ TRANSITIONS: tuple[Transition, ...] = (
             Field("explanation", required=False, zh="给申诉人的说明", en="Explanation to the appellant"),
         ),
         stops=_ALL_CLOCKS,
-        outcome="rejected",
     ),
     _t(
         "refer",
@@ -231,7 +156,6 @@ TRANSITIONS: tuple[Transition, ...] = (
         {MEDIATOR, SUPERVISOR},
         fields=_TERMS + (_NOTE,),
         stops=("consumer_reply", "operator_reply"),
-        outcome="settled",
     ),
     _t("close", {"settled"}, "closed", {MEDIATOR, SUPERVISOR}, fields=(_NOTE,)),
     _t(
@@ -241,7 +165,6 @@ TRANSITIONS: tuple[Transition, ...] = (
         {MEDIATOR, SUPERVISOR},
         fields=(_NOTE,),
         stops=("consumer_reply", "operator_reply"),
-        outcome="acknowledged",
     ),
     _t(
         "disagree",
@@ -250,7 +173,6 @@ TRANSITIONS: tuple[Transition, ...] = (
         {MEDIATOR, SUPERVISOR},
         fields=(_NOTE,),
         stops=("consumer_reply", "operator_reply"),
-        outcome="disagreed",
     ),
     _t(
         "end_mediation",
@@ -259,7 +181,6 @@ TRANSITIONS: tuple[Transition, ...] = (
         {MEDIATOR, SUPERVISOR},
         fields=(Field("advice", zh="告知仲裁、诉讼等途径", en="Advice on arbitration and courts"),),
         stops=("consumer_reply", "operator_reply"),
-        outcome="mediation_failed",
     ),
     _t(
         "withdraw",
@@ -268,7 +189,6 @@ TRANSITIONS: tuple[Transition, ...] = (
         {CONSUMER, CLERK, MEDIATOR, SUPERVISOR},
         fields=(Field("reason", zh="撤回原因", en="Reason"),),
         stops=_ALL_CLOCKS,
-        outcome="withdrawn",
     ),
     _t(
         "reopen",

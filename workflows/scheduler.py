@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Flask
 
-from workflows.calendar import SHANGHAI
+from cases import clock
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ class Every:
         """The time slot `now` falls in, or None when a daily task's hour has not come yet today."""
         if self.daily_at is None:
             return str(int(now_utc.replace(tzinfo=dt.UTC).timestamp()) // self.seconds)
-        local = now_utc.replace(tzinfo=dt.UTC).astimezone(SHANGHAI)
+        local = clock.to_local(now_utc)
         if local.time() < self.daily_at:
             return None
         return local.date().isoformat()

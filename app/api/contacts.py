@@ -13,7 +13,7 @@ from app.api import bp, openapi
 from app.api.paging import PAGE_PARAMETERS, PAGE_SCHEMA, Args, iso, page_of
 from app.errors import error_response
 from app.extensions import db
-from cases import codes, contacts, followups, pii
+from cases import clock, codes, contacts, followups, pii
 from cases.models import Appeal, Contact, Operator
 
 PHONE_CHARS = set("0123456789+- ")
@@ -114,7 +114,7 @@ class _Body:
             self.errors[name] = [_("日期应在 2000 年至 2099 年之间。")]
             return None
         if parsed.tzinfo is None:  # a time without offset is Asia/Shanghai, as the centre reads it
-            parsed = parsed.replace(tzinfo=contacts.SHANGHAI)
+            parsed = parsed.replace(tzinfo=clock.zone())
         return parsed.astimezone(dt.UTC).replace(tzinfo=None)
 
     def day(self, name: str) -> dt.date | None:

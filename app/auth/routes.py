@@ -14,7 +14,7 @@ from werkzeug.security import check_password_hash
 from app.auth import bp
 from app.auth.forms import LoginForm, PasswordChangeForm
 from app.extensions import db, limiter
-from cases import accounts
+from cases import accounts, states
 
 LAST_SEEN = "last_seen"
 IDLE_MINUTES_DEFAULT = 30
@@ -49,7 +49,7 @@ def _end_idle_session() -> None:
 
 def home_for(role: str) -> str:
     """Where a role lands after signing in."""
-    return url_for("operator.index") if role == "operator" else url_for("staff.index")
+    return url_for("operator.index") if role == states.OPERATOR else url_for("staff.index")
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -84,7 +84,7 @@ def login():
         login_user(user)
         session[LAST_SEEN] = int(time.time())
         target = _safe_next(request.args.get("next"))
-        if target and user.role == "operator" and not target.startswith("/operator"):
+        if target and user.role == states.OPERATOR and not target.startswith("/operator"):
             target = None
         return redirect(target or home_for(user.role))
     return render_template("auth/login.html", form=form)

@@ -7,7 +7,6 @@ from flask import abort, flash, g, redirect, render_template, request, send_file
 from flask_babel import gettext as _
 
 from app.extensions import db
-from app.i18n import is_english
 from app.operator import bp
 from app.operator.forms import OperatorFilterForm, ProposalForm, ReplyForm, TermsDoneForm
 from cases import codes, materials, operator_view
@@ -34,9 +33,8 @@ def _appeal_or_404(case_no: str) -> Appeal:
 
 def _state_choices() -> list[tuple[str, str]]:
     """The states an operator's case can be in, as select options."""
-    en = is_english()
     return [("", _("全部"))] + [
-        (code, lifecycle.STATES[code].en if en else lifecycle.STATES[code].zh)
+        (code, codes.localized(lifecycle.STATES[code]))
         for code in ("referred", "replied", "mediating", "settled", "closed", "withdrawn")
     ]
 
@@ -47,9 +45,7 @@ def index():
     op_id = _operator_id()
     form = OperatorFilterForm(request.args)
     form.state.choices = _state_choices()
-    form.category.choices = [("", _("全部"))] + [
-        (c.code, c.en if is_english() else c.zh) for c in codes.CATEGORIES.values()
-    ]
+    form.category.choices = [("", _("全部"))] + [(c.code, codes.localized(c)) for c in codes.CATEGORIES.values()]
     query = (
         sa.select(Appeal, Referral)
         .join(Referral, Referral.id == operator_view.current_referral_id())

@@ -9,7 +9,7 @@ from typing import Any
 from flask import current_app
 from flask_babel import gettext as _
 
-from cases import intake, materials, tracking
+from cases import codes, intake, materials, tracking
 from cases.models import Appeal, Material, utcnow
 from workflows import calendar, engine, lifecycle
 from workflows.lifecycle import CONSUMER
@@ -58,12 +58,11 @@ def case_view(appeal: Appeal, lang: str) -> dict[str, Any]:
     """The consumer's view of a case with the state and clock names in the page's language."""
     view = tracking.public_view(appeal, lang)
     state = lifecycle.STATES.get(appeal.status)
-    en = lang == "en"
-    view["status_name"] = (state.en if en else state.zh) if state else appeal.status
-    view["status_text"] = (state.public_en if en else state.public_zh) if state else ""
+    view["status_name"] = codes.localized(state, lang) if state else appeal.status
+    view["status_text"] = codes.localized(state, lang, "public_") if state else ""
     view["open"] = appeal.status in lifecycle.OPEN_STATES
     for d in view["deadlines"]:
         rule = lifecycle.DEADLINES.get(d["kind"])
-        d["name"] = (rule.en if en else rule.zh) if rule else d["kind"]
+        d["name"] = codes.localized(rule, lang) if rule else d["kind"]
         d["due_date"] = calendar.local_date(d["due_at"])  # the last day, in Asia/Shanghai
     return view

@@ -13,7 +13,6 @@ from flask_wtf.file import MultipleFileField
 from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.widgets import DateInput
 
-from app.i18n import is_english
 from app.public.casefile import today_local
 from cases import codes, eligibility, intake, reference
 from cases.validation import FieldError, check_not_future, clean_text, parse_bool, parse_date
@@ -44,8 +43,7 @@ def _required_flag(field: Any) -> None:
 
 
 def _code_choices(table: dict[str, codes.Code]) -> list[tuple[str, str]]:
-    en = is_english()
-    return [("", _l("请选择"))] + [(c.code, c.en if en else c.zh) for c in table.values()]
+    return [("", _l("请选择"))] + [(c.code, codes.localized(c)) for c in table.values()]
 
 
 def _yes_no(label) -> RadioField:

@@ -20,6 +20,7 @@ from app.staff import bp
 from app.staff.case_page import actor_kinds, event_names
 from app.staff.forms import GetForm
 from app.staff.routes import page_number
+from cases import states
 from cases.models import Appeal, CaseEvent, PiiView, User
 from workflows.calendar import local_midnight_utc
 
@@ -100,7 +101,8 @@ def _actions(form: AuditFilterForm) -> sa.Select:
 @bp.route("/audit")
 def audit_log():
     """Who revealed which personal data of which case, or who acted on which case: filtered, newest first."""
-    users = list(db.session.scalars(sa.select(User).order_by(User.role == "operator", User.full_name)))  # staff first
+    staff_first = (User.role == states.OPERATOR, User.full_name)
+    users = list(db.session.scalars(sa.select(User).order_by(*staff_first)))
     form = AuditFilterForm(request.args)
     form.fill_choices(users)
     form.validate()

@@ -24,7 +24,7 @@ from app.staff.forms import (
     action_form,
 )
 from app.staff.nav import has_endpoint
-from cases import assignment, duplicates, recorded_materials
+from cases import assignment, duplicates, recorded_materials, states
 from cases.models import Appeal, CaseEvent, Material, Operator, PiiView, Referral, Settlement, User, utcnow
 from workflows import engine, lifecycle
 
@@ -98,7 +98,7 @@ def render_case(
     repeat_form.original.choices = [("", _("请选择"))] + [(a.case_no, a.case_no) for a in similar]
     assign_form = assign_form or AssignForm(formdata=None, version=appeal.version)
     assign_form.mediator.choices = [("", _("请选择"))] + [(str(u.id), u.full_name) for u in assignment.mediators()]
-    open_case = appeal.status in lifecycle.OPEN_STATES
+    open_case = states.is_open(appeal.status)
     body = render_template(
         "staff/case.html",
         appeal=appeal,

@@ -48,7 +48,7 @@ def operator_choices(blank: str | None = None) -> list[tuple[str, str]]:
 
 def code_choices(kind: str, lang: str) -> list[tuple[str, str]]:
     """A code table as select options in the page's language."""
-    return [(c.code, c.en if lang == "en" else c.zh) for c in codes.ALL[kind].values()]
+    return [(c.code, codes.localized(c, lang)) for c in codes.ALL[kind].values()]
 
 
 class FilterForm(FlaskForm):

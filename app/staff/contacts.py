@@ -13,10 +13,9 @@ from app.extensions import db
 from app.i18n import is_english
 from app.staff import bp
 from app.staff.contact_forms import CallForm, ContactForm, ConvertForm, FilterForm, code_choices, operator_choices
-from cases import contacts, followups, intake, operator_view
+from cases import clock, contacts, followups, intake, operator_view
 from cases.models import Appeal, Contact, Operator, utcnow
 from workflows import engine
-from workflows.calendar import SHANGHAI
 
 PER_PAGE = 25
 MAX_PAGE = 100_000
@@ -30,12 +29,12 @@ def page_number() -> int:
 
 def to_utc(local: dt.datetime) -> dt.datetime:
     """A naive Asia/Shanghai time typed in a form, as naive UTC."""
-    return local.replace(tzinfo=SHANGHAI).astimezone(dt.UTC).replace(tzinfo=None)
+    return clock.to_utc(local)
 
 
 def to_local(utc: dt.datetime) -> dt.datetime:
     """A stored naive UTC time as a naive Asia/Shanghai time for a form."""
-    return utc.replace(tzinfo=dt.UTC).astimezone(SHANGHAI).replace(tzinfo=None, second=0, microsecond=0)
+    return clock.to_local(utc).replace(tzinfo=None, second=0, microsecond=0)
 
 
 def _operator_id(code: str | None) -> int | None:
@@ -141,7 +140,7 @@ def contact_convert(contact_id: int):
         raw["pledge"] = True  # the clerk writes down the caller's own statement (Art. 12): no pledge box to tick
         try:
             # The public portal's rules for every field, so an appeal is the same whichever way it came in.
-            cleaned = intake.clean_appeal(raw, followups.today_local())
+            cleaned = intake.clean_appeal(raw, clock.today())
         except intake.IntakeErrors as exc:
             for name, errors in exc.errors.items():
                 if name in form:
@@ -227,9 +226,7 @@ def case_calls_page(case_no: str):
 def terms_unperformed():
     """Settled cases whose terms are not carried out (履行未到位): missed on a call, or past their date."""
     pagination = db.paginate(followups.unperformed_query(), page=page_number(), per_page=PER_PAGE, error_out=False)
-    return render_template(
-        "staff/contacts/unperformed.html", pagination=pagination, today=followups.today_local(), args={}
-    )
+    return render_template("staff/contacts/unperformed.html", pagination=pagination, today=clock.today(), args={})
 
 
 @bp.route("/calls/due")

@@ -12,12 +12,11 @@ from wtforms import DateField
 from wtforms.validators import Optional
 
 from app.extensions import db
-from app.i18n import is_english
 from app.staff import bp
 from app.staff.forms import GetForm
 from app.staff.routes import _case_rows, page_number
 from app.staff.statistics import weeks_context
-from cases import dashboard, queues
+from cases import codes, dashboard, queues
 from cases.models import User, utcnow
 from workflows import calendar, lifecycle
 
@@ -63,13 +62,12 @@ def dashboard_page():
 
 def _title(figure: str, value: str, first: dt.date, last: dt.date) -> str:
     """What a drill-down list holds, in the page's language."""
-    en = is_english()
     if figure == "state":
         state = lifecycle.STATES.get(value)
-        return _("状态为“%(state)s”的案件", state=(state.en if en else state.zh) if state else value)
+        return _("状态为“%(state)s”的案件", state=codes.localized(state) if state else value)
     if figure == "overdue":
         rule = lifecycle.DEADLINES.get(value)
-        return _("“%(kind)s”期限已超期的在办案件", kind=(rule.en if en else rule.zh) if rule else value)
+        return _("“%(kind)s”期限已超期的在办案件", kind=codes.localized(rule) if rule else value)
     user = db.session.get(User, int(value))
     name = user.full_name if user else value
     if figure == "assigned":

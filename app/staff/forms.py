@@ -34,23 +34,22 @@ from wtforms.validators import (
 )
 
 from app.auth.forms import CleanForm
-from app.i18n import is_english
-from cases import codes, contacts, queues, search
+from cases import codes, contacts, queues, search, states
 from cases.models import Operator
 from workflows import lifecycle
 
 
 def code_choices(kind: str, blank: str | None = None) -> list[tuple[str, str]]:
     """(code, name) pairs of a code kind in the page's language, optionally after a blank choice."""
-    lang = "en" if is_english() else "zh"
-    rows = [(c.code, c.en if lang == "en" else c.zh) for c in codes.ALL[kind].values()]
+    lang = codes.current_lang()
+    rows = [(c.code, codes.localized(c, lang)) for c in codes.ALL[kind].values()]
     return ([("", blank)] if blank is not None else []) + rows
 
 
 def state_choices(blank: str) -> list[tuple[str, str]]:
     """(state, name) pairs of the lifecycle's states."""
-    en = is_english()
-    return [("", blank)] + [(s.code, s.en if en else s.zh) for s in lifecycle.STATES.values()]
+    lang = codes.current_lang()
+    return [("", blank)] + [(s.code, codes.localized(s, lang)) for s in lifecycle.STATES.values()]
 
 
 class GetForm(CleanForm):
@@ -216,10 +215,10 @@ def action_form(t: lifecycle.Transition, operators: list[Operator], **kwargs) ->
     form = action_form_class(t.action, lifecycle.TRANSITIONS.index(t))(
         prefix=t.action, meta={"action": t.action}, **kwargs
     )
-    en = is_english()
+    lang = codes.current_lang()
     for f in t.fields:
         field = form[f.name]
-        field.label.text = f.en if en else f.zh
+        field.label.text = codes.localized(f, lang)
         if f.kind.startswith("choice:"):
             field.choices = code_choices(f.kind.split(":", 1)[1], str(_l("请选择")))
         elif f.kind == "operator":
@@ -262,10 +261,10 @@ class UserCreateForm(CleanForm):
     def validate(self, extra_validators=None) -> bool:
         """The field checks, then: an operator liaison needs an operator; staff must not have one."""
         ok = super().validate(extra_validators)
-        if self.role.data == "operator" and not self.operator.data:
+        if self.role.data == states.OPERATOR and not self.operator.data:
             self.operator.errors = [*self.operator.errors, str(_l("企业联络员必须选择所属企业。"))]
             ok = False
-        elif self.role.data and self.role.data != "operator" and self.operator.data:
+        elif self.role.data and self.role.data != states.OPERATOR and self.operator.data:
             self.operator.errors = [*self.operator.errors, str(_l("只有企业联络员需要选择所属企业。"))]
             ok = False
         return ok
@@ -274,11 +273,11 @@ class UserCreateForm(CleanForm):
 def role_names() -> dict[str, str]:
     """The roles with their names in the page's language."""
     return {
-        "clerk": str(_l("受理员")),
-        "mediator": str(_l("调解员")),
-        "supervisor": str(_l("主管")),
-        "admin": str(_l("管理员")),
-        "operator": str(_l("企业联络员")),
+        states.CLERK: str(_l("受理员")),
+        states.MEDIATOR: str(_l("调解员")),
+        states.SUPERVISOR: str(_l("主管")),
+        states.ADMIN: str(_l("管理员")),
+        states.OPERATOR: str(_l("企业联络员")),
     }
 
 

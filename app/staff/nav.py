@@ -7,7 +7,7 @@ from flask_babel import lazy_gettext as _l
 
 from app import permissions
 from app.staff import bp
-from cases import assignment, pii, queues
+from cases import pii, queues, states
 from workflows import engine
 
 # (label, endpoint, url arguments) in the order of the nav bar; endpoints of other areas are shown only once they exist.
@@ -42,7 +42,7 @@ def has_endpoint(name: str) -> bool:
 def visible_queues() -> list[str]:
     """The queues the signed-in user works from: "my cases" only for the roles cases are assigned to."""
     role = getattr(getattr(g, "user", None), "role", None)
-    return [name for name in queues.QUEUES if name != "mine" or role in assignment.ASSIGNABLE_ROLES]
+    return [name for name in queues.QUEUES if name != "mine" or role in states.ASSIGNABLE_ROLES]
 
 
 def nav_links() -> list[tuple[str, str, dict]]:

@@ -10,7 +10,7 @@ from app.extensions import db
 from app.staff import bp
 from app.staff.forms import QueueFilterForm, SearchForm
 from app.staff.nav import visible_queues
-from cases import duplicates, queues, search
+from cases import duplicates, queues, search, states
 from cases.models import Operator, User, utcnow
 from workflows import calendar
 
@@ -45,7 +45,7 @@ def index():
     """The staff home page: the user's queues with their counts."""
     counts = queues.queue_counts(g.user.id)
     unknown_years = []  # told to those who enter the holidays (admins) or see that someone does (supervisors)
-    if g.user.role in ("admin", "supervisor"):
+    if g.user.role in states.SUPERVISORS:
         unknown_years = calendar.years_to_enter(calendar.local_date(utcnow()))
     return render_template(
         "staff/index.html",
@@ -64,7 +64,7 @@ def queue_listing(name: str) -> tuple[QueueFilterForm, sa.Select, list, dict[str
     staff = [
         (u.id, u.full_name)
         for u in db.session.scalars(
-            sa.select(User).where(User.role.in_(("clerk", "mediator", "supervisor"))).order_by(User.full_name)
+            sa.select(User).where(User.role.in_(sorted(states.CASEWORK))).order_by(User.full_name)
         )
     ]
     form.fill_choices(operators, staff, queues.queue_states(name))

@@ -13,8 +13,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app.extensions import db
-from app.i18n import code_name, is_english, local_datetime
+from app.i18n import code_name, local_datetime
 from app.staff import bp
+from cases import codes
 from cases.models import CaseEvent, Operator, User
 from workflows import lifecycle
 
@@ -44,11 +45,11 @@ SHOWN_APART = {"note": "text", "forward_reply": "text"}  # the text is the event
 
 def _field_labels() -> dict[str, str]:
     """The lifecycle table's field labels in the page's language (the first one of a name wins)."""
-    en = is_english()
+    lang = codes.current_lang()
     labels: dict[str, str] = {}
     for t in lifecycle.TRANSITIONS:
         for f in t.fields:
-            labels.setdefault(f.name, f.en if en else f.zh)
+            labels.setdefault(f.name, codes.localized(f, lang))
     return labels
 
 
@@ -66,7 +67,7 @@ def _value(key: str, value: Any, names: dict[str, dict[str, str]]) -> str:
         return str(CALLEES.get(str(value), value))
     if key == "deadline":
         rule = lifecycle.DEADLINES.get(str(value))
-        return (rule.en if is_english() else rule.zh) if rule else str(value)
+        return codes.localized(rule) if rule else str(value)
     if key in ("due_before", "due_after"):
         try:
             return local_datetime(dt.datetime.fromisoformat(str(value)))
@@ -79,12 +80,12 @@ def _value(key: str, value: Any, names: dict[str, dict[str, str]]) -> str:
 
 def _names(events: Iterable[CaseEvent]) -> dict[str, dict[str, str]]:
     """The people and operators the events name by username or code, looked up once for the whole timeline."""
-    usernames, codes = set(), set()
+    usernames, op_codes = set(), set()
     for e in events:
         details = e.details or {}
         usernames |= {str(details[k]) for k in ("assignee", "previous") if details.get(k)}
         if details.get("operator"):
-            codes.add(str(details["operator"]))
+            op_codes.add(str(details["operator"]))
     users = (
         {
             u.username: u.full_name or u.username
@@ -94,8 +95,8 @@ def _names(events: Iterable[CaseEvent]) -> dict[str, dict[str, str]]:
         else {}
     )
     operators = (
-        {o.code: o.display_name for o in db.session.scalars(sa.select(Operator).where(Operator.code.in_(codes)))}
-        if codes
+        {o.code: o.display_name for o in db.session.scalars(sa.select(Operator).where(Operator.code.in_(op_codes)))}
+        if op_codes
         else {}
     )
     return {"users": users, "operators": operators}
