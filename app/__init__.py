@@ -41,18 +41,19 @@ def register_extensions(app: Flask) -> None:
     """Bind the extension objects to the app."""
     from app import i18n, pool
     from app.extensions import babel, csrf, db, limiter, login_manager, migrate
-    from workflows import outbox
+    from workflows import jobs, outbox, queue, registry
 
     db.init_app(app)
     pool.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = i18n.translation_directories()
-    babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=lambda: "Asia/Shanghai")
+    babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=lambda: app.config["TIME_ZONE"])
     app.config["RATELIMIT_STORAGE_URI"] = app.config.get("RATELIMIT_STORAGE_URI") or "memory://"
     limiter.init_app(app)
     login_manager.init_app(app)
-    outbox.init_app(app)
+    registry.install(app, jobs.REGISTRY)  # the background jobs and periodic tasks
+    outbox.init_app(app, enqueue=queue.enqueue_outbox)
     i18n.init_app(app)
 
 

@@ -7,6 +7,7 @@ only; the caller commits, so the change and its audit record land together.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -138,8 +139,68 @@ def perform(
     without terms, a rejection without its ground ...); the event is marked `imported_without_details`.
     A live settlement needs a term and a carry-out date not before its day (`cases.settlements`).
     """
-    data = data or {}
     state = appeal.status or "new"
+    t = _row(action, state, role if enforce_roles else None)
+    _check_version(appeal, expected_version)
+    cleaned = clean_fields(t, data or {}, lenient)
+    now = at or utcnow()
+    if t.checks_terms and not lenient:
+        _check_terms(cleaned, now)
+    details = _details(cleaned, lenient and _without_details(t, cleaned))
+
+    if t.records:
+        RECORDS[t.records](appeal, cleaned, now)
+    _run_clocks(appeal, t, now)
+    _change_state(appeal, t, now)
+    event = _event(appeal, t, state, now, details, MESSAGES[t.message](cleaned) if t.message else "")
+    event.actor_id = actor.id if actor else None
+    event.actor_kind = actor_kind or _actor_kind(role)
+    db.session.add(event)
+    if notify and t.notify:
+        db.session.flush()  # the job names the event by its id
+        outbox.record("notify_case_event", {"event_id": event.id}, dedupe_key=f"notify-event-{event.id}")
+    return event
+
+
+def _check_version(appeal: Appeal, expected_version: int | None) -> None:
+    """Refuse a change made on a page older than the case (optimistic locking)."""
+    if expected_version is not None and appeal.version is not None and int(expected_version) != appeal.version:
+        raise StaleCase(_("案件已被他人更新，请刷新页面后重试。"))
+
+
+def _event(appeal: Appeal, t: Transition, state: str, now: dt.datetime, details: dict, message: str) -> CaseEvent:
+    """The audit record of a transition (who acted is filled in by the caller)."""
+    return CaseEvent(
+        appeal=appeal,
+        action=t.action,
+        from_state=None if state == "new" else state,
+        to_state=t.target,
+        at=now,
+        details=details,
+        public_message=message,
+        internal=not t.public,
+        operator_id=appeal.operator_id or (appeal.operator.id if appeal.operator else None),  # after the records
+    )
+
+
+def _details(cleaned: dict[str, Any], without_details: bool) -> dict[str, Any]:
+    """The event's record of the fields, as JSON values (an operator by its code)."""
+    details = {
+        k: (v.code if isinstance(v, Operator) else str(v) if isinstance(v, (Decimal, dt.date)) else v)
+        for k, v in cleaned.items()
+    }
+    if without_details:
+        details["imported_without_details"] = True
+    return details
+
+
+def _actor_kind(role: str) -> str:
+    """Who acted, as the timeline says it: the appellant, the operator, or the centre's staff."""
+    return role if role in (states.CONSUMER, states.OPERATOR) else "staff"
+
+
+def _row(action: str, state: str, role: str | None) -> Transition:
+    """The table's row for the action from the state; refused when there is none, or (given a role) not for it."""
     t = lifecycle.transition_for(action, state)
     if t is None:
         if action not in lifecycle.ACTIONS:
@@ -151,64 +212,35 @@ def perform(
                 action=codes.name("action", action),
             )
         )
-    if enforce_roles and role not in t.roles:
+    if role is not None and role not in t.roles:
         raise RoleNotAllowed(_("您的角色无权执行此操作。"))
-    if expected_version is not None and appeal.version is not None and int(expected_version) != appeal.version:
-        raise StaleCase(_("案件已被他人更新，请刷新页面后重试。"))
-    cleaned = clean_fields(t, data, lenient)
-    now = at or utcnow()
-    if t.action == "settle" and not lenient:
-        problems = settlements.term_problems(cleaned, calendar.local_date(now))
-        if problems:
-            raise InvalidFields(problems["terms"][0] if "terms" in problems else _("请检查填写的内容。"), problems)
-    without_details = lenient and (
-        any(f.required and f.name not in cleaned for f in t.fields)
-        or (t.action == "settle" and not settlements.has_term(cleaned))
-    )
+    return t
 
-    _side_records(appeal, t, cleaned, now)
-    _run_clocks(appeal, t, now)
 
+def _check_terms(cleaned: dict[str, Any], now: dt.datetime) -> None:
+    """A live settlement: a term and a carry-out date not before its day (`cases.settlements`)."""
+    problems = settlements.term_problems(cleaned, calendar.local_date(now))
+    if problems:
+        raise InvalidFields(problems["terms"][0] if "terms" in problems else _("请检查填写的内容。"), problems)
+
+
+def _without_details(t: Transition, cleaned: dict[str, Any]) -> bool:
+    """An imported event lacks what the row asks for (a required field, or a settlement's terms)."""
+    missing_field = any(f.required and f.name not in cleaned for f in t.fields)
+    return missing_field or (t.checks_terms and not settlements.has_term(cleaned))
+
+
+def _change_state(appeal: Appeal, t: Transition, now: dt.datetime) -> None:
+    """The case's state, outcome and times as the row says."""
     appeal.status = t.target
     if t.outcome:
         appeal.outcome = t.outcome
-    if action == "reopen":
-        appeal.outcome = None
-        appeal.closed_at = None
+    for name in t.clears:
+        setattr(appeal, name, None)
     if not states.is_open(t.target):
         appeal.closed_at = now
-    if action == "accept":
-        appeal.accepted_at = now
-
-    details = {
-        k: (v.code if isinstance(v, Operator) else str(v) if isinstance(v, (Decimal, dt.date)) else v)
-        for k, v in cleaned.items()
-    }
-    if without_details:
-        details["imported_without_details"] = True
-    event = CaseEvent(
-        appeal=appeal,
-        action=action,
-        from_state=None if state == "new" else state,
-        to_state=t.target,
-        at=now,
-        actor_id=actor.id if actor else None,
-        actor_kind=actor_kind or (role if role in (states.CONSUMER, states.OPERATOR) else "staff"),
-        details=details,
-        public_message=_public_message(t, cleaned),
-        internal=not t.public,
-        operator_id=appeal.operator_id or (appeal.operator.id if appeal.operator else None),  # after _side_records
-    )
-    db.session.add(event)
-    if notify and action in NOTIFY_ACTIONS:
-        db.session.flush()  # the job names the event by its id
-        outbox.record("notify_case_event", {"event_id": event.id}, dedupe_key=f"notify-event-{event.id}")
-    return event
-
-
-NOTIFY_ACTIONS = frozenset(
-    {"accept", "reject", "refer", "settle", "acknowledge", "disagree", "end_mediation", "request_materials", "withdraw"}
-)
+    for name in t.stamps:
+        setattr(appeal, name, now)
 
 
 def state_name(state: str) -> str:
@@ -217,60 +249,75 @@ def state_name(state: str) -> str:
     return codes.localized(s) if s else state
 
 
-def _public_message(t: Transition, cleaned: dict[str, Any]) -> str:
-    """What the appellant reads of the event. Records are written in Chinese, the case file's language."""
-    if t.action == "reject":
-        extra = cleaned.get("explanation") or ""
-        if "ground" not in cleaned:  # imported without its ground
-            return extra
-        ground = codes.name("rejection_ground", cleaned["ground"])
-        with force_locale("zh"):
-            return _("不予受理理由：%(ground)s。%(explanation)s", ground=ground, explanation=extra).strip()
-    if t.action == "request_materials":
-        if not cleaned.get("missing"):
-            return ""
-        with force_locale("zh"):
-            return _("请补充：%(missing)s", missing=cleaned["missing"])
-    if t.action == "end_mediation":
-        return cleaned.get("advice", "")
-    if t.action == "withdraw":
+# What the appellant reads of an event (a row's `message`). Records are written in Chinese, the case file's language.
+def _rejection_message(cleaned: dict[str, Any]) -> str:
+    extra = cleaned.get("explanation") or ""
+    if "ground" not in cleaned:  # imported without its ground
+        return extra
+    ground = codes.name("rejection_ground", cleaned["ground"])
+    with force_locale("zh"):
+        return _("不予受理理由：%(ground)s。%(explanation)s", ground=ground, explanation=extra).strip()
+
+
+def _missing_message(cleaned: dict[str, Any]) -> str:
+    if not cleaned.get("missing"):
         return ""
-    return ""
+    with force_locale("zh"):
+        return _("请补充：%(missing)s", missing=cleaned["missing"])
 
 
-def _side_records(appeal: Appeal, t: Transition, cleaned: dict[str, Any], now: dt.datetime) -> None:
-    if t.action == "reject":
-        appeal.rejection_ground = cleaned.get("ground")
-    elif t.action == "refer":
-        new_op = cleaned.get("operator")
-        if new_op is not None and new_op.id != appeal.operator_id:
-            appeal.operator = new_op
-            appeal.operator_id = new_op.id
-        for r in _active_referrals(appeal):
-            r.active = False
-        rule = DEADLINES["operator_reply"]
-        due = calendar.due_after(now, setting(rule.amount_setting), setting(rule.working_setting))
-        db.session.add(
-            Referral(appeal=appeal, operator_id=appeal.operator_id, referred_at=now, due_at=due, active=True)
+MESSAGES: dict[str, Callable[[dict[str, Any]], str]] = {
+    "rejection": _rejection_message,
+    "missing": _missing_message,
+    "advice": lambda cleaned: cleaned.get("advice", ""),
+}
+
+
+# The side records an action writes (a row's `records`).
+def _record_rejection_ground(appeal: Appeal, cleaned: dict[str, Any], now: dt.datetime) -> None:
+    appeal.rejection_ground = cleaned.get("ground")
+
+
+def _record_referral(appeal: Appeal, cleaned: dict[str, Any], now: dt.datetime) -> None:
+    new_op = cleaned.get("operator")
+    if new_op is not None and new_op.id != appeal.operator_id:
+        appeal.operator = new_op
+        appeal.operator_id = new_op.id
+    for r in _active_referrals(appeal):
+        r.active = False
+    rule = DEADLINES["operator_reply"]
+    due = calendar.due_after(now, setting(rule.amount_setting), setting(rule.working_setting))
+    db.session.add(Referral(appeal=appeal, operator_id=appeal.operator_id, referred_at=now, due_at=due, active=True))
+
+
+def _record_reply(appeal: Appeal, cleaned: dict[str, Any], now: dt.datetime) -> None:
+    active = _active_referrals(appeal)
+    ref = active[-1] if active else None
+    if ref is not None:
+        ref.replied_at = now
+        ref.reply_text = cleaned.get("text", "")
+
+
+def _record_settlement(appeal: Appeal, cleaned: dict[str, Any], now: dt.datetime) -> None:
+    db.session.add(
+        Settlement(
+            appeal=appeal,
+            refund_amount=cleaned.get("refund_amount") or Decimal("0"),
+            service_restored=cleaned.get("service_restored", False),
+            apology=cleaned.get("apology", False),
+            other_terms=cleaned.get("other_terms", ""),
+            perform_by=cleaned.get("perform_by"),
+            agreed_at=now,
         )
-    elif t.action == "reply":
-        active = _active_referrals(appeal)
-        ref = active[-1] if active else None
-        if ref is not None:
-            ref.replied_at = now
-            ref.reply_text = cleaned.get("text", "")
-    elif t.action == "settle":
-        db.session.add(
-            Settlement(
-                appeal=appeal,
-                refund_amount=cleaned.get("refund_amount") or Decimal("0"),
-                service_restored=cleaned.get("service_restored", False),
-                apology=cleaned.get("apology", False),
-                other_terms=cleaned.get("other_terms", ""),
-                perform_by=cleaned.get("perform_by"),
-                agreed_at=now,
-            )
-        )
+    )
+
+
+RECORDS: dict[str, Callable[[Appeal, dict[str, Any], dt.datetime], None]] = {
+    "rejection_ground": _record_rejection_ground,
+    "referral": _record_referral,
+    "reply": _record_reply,
+    "settlement": _record_settlement,
+}
 
 
 def _active_referrals(appeal: Appeal) -> list[Referral]:

@@ -1,7 +1,8 @@
 """The background jobs: notifications of case events, deadline sweep, outbox sweep and the statistics rollup.
 
-Outbox jobs (`@outbox.job`) are recorded with the change that needs them; periodic
-tasks (`TASKS`) are enqueued by `flask scheduler`. Every one takes ids or plain
+Outbox jobs (`@REGISTRY.job`) are recorded with the change that needs them; periodic
+tasks (`@REGISTRY.task`) are enqueued by `flask scheduler`. This module is the top of `workflows/`: nothing
+below imports it; the application factory installs `REGISTRY` (`workflows.registry`). Every one takes ids or plain
 values, runs in its own app context and is idempotent.
 """
 
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,12 +18,12 @@ from flask import current_app
 from cases import alerts, bulletin, clock, codes, receipts, trends
 from cases.db import db
 from cases.models import Alert, Appeal, CaseEvent, Deadline, FilingReceipt, OutboxJob, User, utcnow
-from workflows import calendar, engine, lifecycle, notifications, outbox
+from workflows import calendar, engine, lifecycle, notifications, outbox, queue, registry
 from workflows.notifications import EMAIL, SMS, Message
 
 log = logging.getLogger(__name__)
 
-TASKS: dict[str, Callable[[], Any]] = {}
+REGISTRY = registry.Registry()  # installed on the app by the factory
 REMIND_BEFORE = dt.timedelta(days=2)
 
 # What the consumer is told at each step (the case number and the state, no other personal data).
@@ -39,17 +39,6 @@ CONSUMER_TEXT = {
     "withdraw": "您的申诉{case_no}已撤回。",
     "forward_reply": "您的申诉{case_no}，被申诉企业已答复，本中心已将答复内容转达，请登录申诉网站查看。",
 }
-
-
-def task(name: str) -> Callable[[Callable[[], Any]], Callable[[], Any]]:
-    """Register a periodic task (no arguments) under `name`."""
-
-    def register(fn: Callable[[], Any]) -> Callable[[], Any]:
-        """Add the function to the task table."""
-        TASKS[name] = fn
-        return fn
-
-    return register
 
 
 def _local(at: dt.datetime) -> str:
@@ -113,7 +102,7 @@ def _tell_responsible_staff(appeal: Appeal, key: str, subject: str, body: str) -
     return len(messages)
 
 
-@outbox.job("notify_case_event")
+@REGISTRY.job("notify_case_event")
 def notify_case_event(event_id: int) -> int:
     """Tell the consumer (SMS, and e-mail if given) about a step; at referral tell the operator's liaisons too."""
     event = db.session.get(CaseEvent, event_id)
@@ -138,7 +127,7 @@ def notify_case_event(event_id: int) -> int:
     return len(messages)
 
 
-@outbox.job("send_receipt")
+@REGISTRY.job("send_receipt")
 def send_receipt(receipt_id: int) -> int:
     """The filing receipt by SMS (and e-mail if given): case number, access code, decision date. The code is
     masked in the notification log, and its sealed copy is forgotten once every message is out."""
@@ -161,7 +150,7 @@ def send_receipt(receipt_id: int) -> int:
     return len(messages)
 
 
-@outbox.job("notify_terms_reported")
+@REGISTRY.job("notify_terms_reported")
 def notify_terms_reported(event_id: int) -> int:
     """Tell the person responsible (assignee, else supervisors) that the appellant says the terms are not done."""
     event = db.session.get(CaseEvent, event_id)
@@ -176,7 +165,7 @@ def notify_terms_reported(event_id: int) -> int:
     return _tell_responsible_staff(appeal, f"terms-reported-{event.id}", subject, body)
 
 
-@outbox.job("notify_overdue")
+@REGISTRY.job("notify_overdue")
 def notify_overdue(deadline_id: int) -> int:
     """Tell the person responsible (assignee, else supervisors) that a case's deadline has passed."""
     deadline = db.session.get(Deadline, deadline_id)
@@ -189,7 +178,7 @@ def notify_overdue(deadline_id: int) -> int:
     return _tell_responsible_staff(appeal, f"overdue-{deadline.id}", subject, body)
 
 
-@outbox.job("remind_operator")
+@REGISTRY.job("remind_operator")
 def remind_operator(deadline_id: int) -> int:
     """Remind the operator's liaisons that their reply to a referral is due soon."""
     deadline = db.session.get(Deadline, deadline_id)
@@ -206,7 +195,7 @@ def remind_operator(deadline_id: int) -> int:
     return len(messages)
 
 
-@outbox.job("rollup_period")
+@REGISTRY.job("rollup_period")
 def rollup_period(period: str) -> dict[str, Any]:
     """Compute a period's figures and store them as a new revision unless they equal the latest one."""
     p = bulletin.Period.parse(period)
@@ -217,7 +206,7 @@ def rollup_period(period: str) -> dict[str, Any]:
     return {"period": p.code, "revision": rev.number, "created": created}
 
 
-@outbox.job("recompute_clocks")
+@REGISTRY.job("recompute_clocks")
 def recompute_clocks(days: list[str], actor_id: int | None = None) -> int:
     """Work the running clocks out again after the official calendar changed on `days` (节假日安排)."""
     actor = db.session.get(User, actor_id) if actor_id else None
@@ -227,7 +216,7 @@ def recompute_clocks(days: list[str], actor_id: int | None = None) -> int:
     return moved
 
 
-@task("sweep_deadlines")
+@REGISTRY.task("sweep_deadlines")
 def sweep_deadlines(now: dt.datetime | None = None) -> dict[str, int]:
     """Flag open, running deadlines past due (once each, with a job to notify staff); remind operators 2 days ahead."""
     now = now or utcnow()
@@ -280,7 +269,7 @@ def sweep_deadlines(now: dt.datetime | None = None) -> dict[str, int]:
     return {"overdue": len(overdue), "reminded": reminded}
 
 
-@task("purge_receipts")
+@REGISTRY.task("purge_receipts")
 def purge_receipts() -> dict[str, int]:
     """Forget receipts no longer shown (the sealed access codes) and one-time filing keys past their window."""
     done = receipts.purge()
@@ -288,13 +277,11 @@ def purge_receipts() -> dict[str, int]:
     return done
 
 
-@task("sweep_outbox")
+@REGISTRY.task("sweep_outbox")
 def sweep_outbox() -> dict[str, int]:
     """Retry jobs whose worker died; hand over outbox jobs pending for more than a minute (Redis was down)."""
     app = current_app._get_current_object()
     if app.config.get("REDIS_URL"):
-        from workflows import queue
-
         try:
             if abandoned := queue.reap_abandoned(app):
                 log.warning("%d job(s) lost with their worker handed to rq's retry policy", abandoned)
@@ -305,7 +292,7 @@ def sweep_outbox() -> dict[str, int]:
     return {"stale": len(ids), "handed_over": handed}
 
 
-@outbox.job("notify_alert")
+@REGISTRY.job("notify_alert")
 def notify_alert(alert_id: int) -> int:
     """Tell every active supervisor with an e-mail address about a new early warning (once: keyed by alert)."""
     alert = db.session.get(Alert, alert_id)
@@ -336,14 +323,14 @@ def raise_alerts(as_of: dt.date | None = None) -> list[tuple[Alert, bool]]:
     return raised
 
 
-@task("scan_alerts")
+@REGISTRY.task("scan_alerts")
 def scan_alerts() -> dict[str, int]:
     """The nightly early-warning scan of last week."""
     raised = raise_alerts()
     return {"found": len(raised), "new": sum(1 for _, new in raised if new)}
 
 
-@task("nightly_rollup")
+@REGISTRY.task("nightly_rollup")
 def nightly_rollup() -> dict[str, Any]:
     """Roll up the period that yesterday (Asia/Shanghai) belongs to, so a finished half-year gets its last run."""
     period = bulletin.Period.containing(utcnow() - dt.timedelta(days=1))

@@ -49,6 +49,13 @@ class Transition:
     resumes: tuple[str, ...] = ()
     outcome: str | None = None
     public: bool = True  # shown on the consumer's timeline
+    # What the action does besides the change of state (applied by `workflows.engine`, named here):
+    records: str | None = None  # the side record it writes: "rejection_ground", "referral", "reply", "settlement"
+    message: str | None = None  # what the appellant reads of it: "rejection", "missing", "advice"
+    stamps: tuple[str, ...] = ()  # the case's times it sets to now (closing sets `closed_at` by itself)
+    clears: tuple[str, ...] = ()  # the case's fields it empties
+    checks_terms: bool = False  # a live settlement needs a term and a carry-out date (`cases.settlements`)
+    notify: bool = False  # the appellant is told (SMS, e-mail) by the job `notify_case_event`
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,7 @@ DEADLINE_DEFAULTS = {
 
 _ALL_CLOCKS = ("decision", "operator_reply", "consumer_reply")
 _ACTIVE = frozenset({"accepted", "referred", "replied", "mediating"})
+_REOPEN_CLEARS = ("outcome", "closed_at")
 _NOTE = Field("note", required=False, zh="说明", en="Note")
 _TERMS = (
     Field("refund_amount", "money", required=False, zh="退费/补偿金额（元）", en="Refund or credit (yuan)"),
@@ -108,6 +116,8 @@ TRANSITIONS: tuple[Transition, ...] = (
         {CLERK, SUPERVISOR},
         fields=(Field("missing", zh="需补正的材料", en="What is missing"),),
         pauses=("decision", "consumer_reply"),
+        message="missing",
+        notify=True,
     ),
     _t(
         "receive_materials",
@@ -117,7 +127,16 @@ TRANSITIONS: tuple[Transition, ...] = (
         fields=(_NOTE,),
         resumes=("decision", "consumer_reply"),
     ),
-    _t("accept", {"received"}, "accepted", {CLERK, SUPERVISOR}, fields=(_NOTE,), stops=("decision",)),
+    _t(
+        "accept",
+        {"received"},
+        "accepted",
+        {CLERK, SUPERVISOR},
+        fields=(_NOTE,),
+        stops=("decision",),
+        stamps=("accepted_at",),
+        notify=True,
+    ),
     _t(
         "reject",
         {"received", "awaiting_materials"},
@@ -128,6 +147,9 @@ TRANSITIONS: tuple[Transition, ...] = (
             Field("explanation", required=False, zh="给申诉人的说明", en="Explanation to the appellant"),
         ),
         stops=_ALL_CLOCKS,
+        records="rejection_ground",
+        message="rejection",
+        notify=True,
     ),
     _t(
         "refer",
@@ -139,6 +161,8 @@ TRANSITIONS: tuple[Transition, ...] = (
             _NOTE,
         ),
         starts=("operator_reply",),
+        records="referral",
+        notify=True,
     ),
     _t(
         "reply",
@@ -147,6 +171,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         {OPERATOR, MEDIATOR, SUPERVISOR},
         fields=(Field("text", zh="答复内容", en="Reply"),),
         stops=("operator_reply",),
+        records="reply",
     ),
     _t("mediate", {"replied"}, "mediating", {MEDIATOR, SUPERVISOR}, fields=(_NOTE,)),
     _t(
@@ -156,6 +181,9 @@ TRANSITIONS: tuple[Transition, ...] = (
         {MEDIATOR, SUPERVISOR},
         fields=_TERMS + (_NOTE,),
         stops=("consumer_reply", "operator_reply"),
+        records="settlement",
+        checks_terms=True,
+        notify=True,
     ),
     _t("close", {"settled"}, "closed", {MEDIATOR, SUPERVISOR}, fields=(_NOTE,)),
     _t(
@@ -165,6 +193,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         {MEDIATOR, SUPERVISOR},
         fields=(_NOTE,),
         stops=("consumer_reply", "operator_reply"),
+        notify=True,
     ),
     _t(
         "disagree",
@@ -173,6 +202,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         {MEDIATOR, SUPERVISOR},
         fields=(_NOTE,),
         stops=("consumer_reply", "operator_reply"),
+        notify=True,
     ),
     _t(
         "end_mediation",
@@ -181,6 +211,8 @@ TRANSITIONS: tuple[Transition, ...] = (
         {MEDIATOR, SUPERVISOR},
         fields=(Field("advice", zh="告知仲裁、诉讼等途径", en="Advice on arbitration and courts"),),
         stops=("consumer_reply", "operator_reply"),
+        message="advice",
+        notify=True,
     ),
     _t(
         "withdraw",
@@ -189,6 +221,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         {CONSUMER, CLERK, MEDIATOR, SUPERVISOR},
         fields=(Field("reason", zh="撤回原因", en="Reason"),),
         stops=_ALL_CLOCKS,
+        notify=True,
     ),
     _t(
         "reopen",
@@ -197,6 +230,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         {SUPERVISOR},
         fields=(Field("reason", zh="重新开启原因", en="Reason"),),
         starts=("consumer_reply",),
+        clears=_REOPEN_CLEARS,
     ),
     _t(
         "reopen",
@@ -205,6 +239,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         {SUPERVISOR},
         fields=(Field("reason", zh="重新开启原因", en="Reason"),),
         starts=("decision", "consumer_reply"),
+        clears=_REOPEN_CLEARS,
     ),
 )
 

@@ -21,23 +21,13 @@ from sqlalchemy.orm import Session
 
 from cases.db import db
 from cases.models import OutboxJob, utcnow
+from workflows import registry
 
 log = logging.getLogger(__name__)
 
-JOBS: dict[str, Callable[..., Any]] = {}
 _PENDING = "outbox_pending"
 MAX_ATTEMPTS = 5
-
-
-def job(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register a function as a background job under `name`; it takes ids and plain values only."""
-
-    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
-        """Add the function to the job table."""
-        JOBS[name] = fn
-        return fn
-
-    return register
+Enqueue = Callable[[Flask, int], bool]  # hands a row to rq (`workflows.queue.enqueue_outbox`)
 
 
 def record(name: str, args: dict[str, Any], dedupe_key: str | None = None) -> OutboxJob | None:
@@ -53,7 +43,6 @@ def record(name: str, args: dict[str, Any], dedupe_key: str | None = None) -> Ou
     return row
 
 
-@event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
     """Hand over the jobs recorded in the transaction just committed."""
     ids = session.info.pop(_PENDING, [])
@@ -61,17 +50,17 @@ def _after_commit(session: Session) -> None:
         hand_over(current_app._get_current_object(), ids)
 
 
-@event.listens_for(Session, "after_rollback")
 def _after_rollback(session: Session) -> None:
     """Forget the jobs of a transaction rolled back."""
     session.info.pop(_PENDING, None)
 
 
-def init_app(app: Flask) -> None:
-    """Register the jobs (importing their module fills `JOBS`); the session listeners above serve every app."""
-    from workflows import jobs  # noqa: F401
-
-    app.extensions["appeals_outbox"] = JOBS
+def init_app(app: Flask, enqueue: Enqueue) -> None:
+    """Hand over through `enqueue` when the app has Redis; listen to the sessions' commits (once, for every app)."""
+    app.extensions["appeals_outbox_enqueue"] = enqueue
+    for name, listener in (("after_commit", _after_commit), ("after_rollback", _after_rollback)):
+        if not event.contains(Session, name, listener):
+            event.listen(Session, name, listener)
 
 
 def hand_over(app: Flask, ids: list[int]) -> None:
@@ -84,12 +73,11 @@ def hand_over_now(app: Flask, ids: list[int]) -> int:
     if not ids:
         return 0
     if app.config.get("REDIS_URL"):
-        from workflows import queue
-
+        enqueue: Enqueue = app.extensions["appeals_outbox_enqueue"]
         handed = []
         for job_id in ids:
             try:
-                if queue.enqueue_outbox(app, job_id):
+                if enqueue(app, job_id):
                     handed.append(job_id)
             except Exception as exc:  # Redis down: the sweep hands it over later
                 log.warning("could not hand job %s to Redis: %s", job_id, exc)
@@ -133,7 +121,7 @@ def execute(job_id: int) -> None:
     row = db.session.get(OutboxJob, job_id)
     if row is None or row.status == "done":
         return
-    fn = JOBS.get(row.name)
+    fn = registry.installed().jobs.get(row.name)
     name, args = row.name, dict(row.args or {})
     try:
         if fn is None:

@@ -24,6 +24,8 @@ from rq.exceptions import AbandonedJobError, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
+from workflows import outbox, registry
+
 log = logging.getLogger(__name__)
 
 QUEUE_NAME = "appeals"
@@ -160,8 +162,6 @@ def _note_horse_killed(job: Job, retpid: int, ret_val: int, rusage: Any) -> None
 def _note_lost_run(job: Job, reason: str) -> None:
     if not job.id.startswith("outbox-"):
         return
-    from workflows import outbox
-
     app = current_app._get_current_object() if has_app_context() else _worker_app
     if app is None:
         return
@@ -180,8 +180,6 @@ def set_worker_app(app: Flask) -> None:
 
 def run_outbox_job(job_id: int) -> None:
     """The rq entry point: run an outbox row inside a fresh app context (so a fresh database session)."""
-    from workflows import outbox
-
     app = current_app._get_current_object() if has_app_context() else _worker_app
     if app is None:
         raise RuntimeError("no app for the worker: start it with `flask worker`")
@@ -191,13 +189,11 @@ def run_outbox_job(job_id: int) -> None:
 
 def run_task(name: str) -> Any:
     """The rq entry point of a periodic task, inside a fresh app context."""
-    from workflows import jobs
-
     app = current_app._get_current_object() if has_app_context() else _worker_app
     if app is None:
         raise RuntimeError("no app for the worker: start it with `flask worker`")
     with app.app_context():
-        return jobs.TASKS[name]()
+        return registry.installed(app).tasks[name]()
 
 
 def overview(app: Flask) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Any
 from flask import Flask
 
 from cases import clock
+from workflows import queue, registry
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +59,6 @@ def tick(app: Flask, now_utc: dt.datetime, seen: dict[str, str]) -> list[str]:
         if slot is None or seen.get(entry.task) == slot:
             continue
         if app.config.get("REDIS_URL"):
-            from workflows import queue
-
             try:
                 if queue.enqueue_task(app, entry.task, slot, entry.ttl):
                     started.append(entry.task)
@@ -75,11 +74,9 @@ def tick(app: Flask, now_utc: dt.datetime, seen: dict[str, str]) -> list[str]:
 
 def run_inline(app: Flask, name: str) -> Any:
     """Run a periodic task in a fresh app context, logging (not raising) its failure."""
-    from workflows import jobs
-
     with app.app_context():
         try:
-            return jobs.TASKS[name]()
+            return registry.installed(app).tasks[name]()
         except Exception:
             log.exception("periodic task %s failed", name)
             return None

@@ -34,6 +34,16 @@ def _clocks(t: lifecycle.Transition) -> str:
     return "; ".join(parts) or "—"
 
 
+def _also(t: lifecycle.Transition) -> str:
+    """What a transition does besides the change of state, in words (the row's declarations)."""
+    parts = [f"writes {t.records.replace('_', ' ')}"] if t.records else []
+    parts += [f"sets {name}" for name in t.stamps] + [f"clears {name}" for name in t.clears]
+    parts += [f"tells the appellant: {t.message}"] if t.message else []
+    parts += ["checks the terms"] if t.checks_terms else []
+    parts += ["notifies the appellant"] if t.notify else []
+    return "; ".join(parts) or "—"
+
+
 def render_markdown() -> str:
     """The whole document, from `workflows.lifecycle` (states, Diagram, TRANSITIONS, DEADLINES)."""
     out = [
@@ -56,12 +66,12 @@ def render_markdown() -> str:
     out += [
         "## Transitions",
         "",
-        "| action | 中文 | from | to | roles | fields | deadlines | outcome |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| action | 中文 | from | to | roles | fields | deadlines | outcome | also |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for t in lifecycle.TRANSITIONS:
         out.append(
-            "| `{a}` | {zh} | {src} | `{dst}` | {roles} | {fields} | {clocks} | {outcome} |".format(
+            "| `{a}` | {zh} | {src} | `{dst}` | {roles} | {fields} | {clocks} | {outcome} | {also} |".format(
                 a=t.action,
                 zh=codes.name("action", t.action),
                 src=", ".join(f"`{s}`" for s in sorted(t.sources)),
@@ -70,6 +80,7 @@ def render_markdown() -> str:
                 fields=", ".join(_field(f) for f in t.fields) or "—",
                 clocks=_clocks(t),
                 outcome=f"`{t.outcome}`" if t.outcome else "—",
+                also=_also(t),
             )
         )
     out += [
@@ -86,8 +97,9 @@ def render_markdown() -> str:
         out.append(f"| `{d.kind}` | {d.zh} | {d.en} | {days} | {unit} | `{d.amount_setting}` |")
     out += [
         "",
-        "A deadline ends at 23:59:59 Asia/Shanghai of its last day. A paused clock (while materials are awaited)",
-        "is moved later by the days it waited, counted the same way as the clock itself.",
+        "A deadline ends at 23:59:59 local time (`TIME_ZONE`, Asia/Shanghai by default) of its last day.",
+        "A paused clock (while materials are awaited) is moved later by the days it waited, counted the same way",
+        "as the clock itself.",
         "",
     ]
     return "\n".join(out)

@@ -1,0 +1,53 @@
+"""The tables of background work: outbox jobs (run for a recorded row) and periodic tasks, by name.
+
+This module is the bottom of `workflows/`'s background machinery and imports none of it: `workflows.jobs` fills
+a `Registry` with its functions, the application factory installs that registry on the app (an explicit call,
+not a side effect of an import), and `outbox`, `queue` and `scheduler` read the installed one. The dependencies
+point one way: jobs → engine, queue, outbox → registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, current_app
+
+EXTENSION = "appeals_jobs"
+
+
+@dataclass
+class Registry:
+    """Outbox jobs (they take ids and plain values) and periodic tasks (no arguments), by name."""
+
+    jobs: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    tasks: dict[str, Callable[[], Any]] = field(default_factory=dict)
+
+    def job(self, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Declare a function as the outbox job `name`."""
+
+        def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+            self.jobs[name] = fn
+            return fn
+
+        return register
+
+    def task(self, name: str) -> Callable[[Callable[[], Any]], Callable[[], Any]]:
+        """Declare a function as the periodic task `name`."""
+
+        def register(fn: Callable[[], Any]) -> Callable[[], Any]:
+            self.tasks[name] = fn
+            return fn
+
+        return register
+
+
+def install(app: Flask, registry: Registry) -> None:
+    """Make the registry the app's (the factory calls this once)."""
+    app.extensions[EXTENSION] = registry
+
+
+def installed(app: Flask | None = None) -> Registry:
+    """The registry installed on the app (the current one by default)."""
+    return (app or current_app).extensions[EXTENSION]
