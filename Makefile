@@ -63,3 +63,4 @@ extract: $(DEV_STAMP)
 	@if [ -f translations/$(AREA)/en/LC_MESSAGES/messages.po ]; then \
 	  $(BIN)/pybabel -q update -i translations/$(AREA)/messages.pot -d translations/$(AREA) -l en; \
 	else $(BIN)/pybabel -q init -i translations/$(AREA)/messages.pot -d translations/$(AREA) -l en; fi
+	$(BIN)/python scripts/catalogues.py  # messages shared with another area move to translations/core

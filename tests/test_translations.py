@@ -59,3 +59,13 @@ def test_every_message_in_the_code_and_templates_has_english():
             if msgid and msgid not in translated:
                 missing.append(f"{folder}/{filename}:{line} {msgid}")
     assert missing == []
+
+
+def test_a_shared_message_lives_in_the_core_catalogue_only():
+    """A message two areas use is kept once, in translations/core (`scripts/catalogues.py` moves it there)."""
+    holders: dict[str, list[str]] = {}
+    for area, messages in _catalogues().items():
+        for msgid in messages:
+            holders.setdefault(msgid, []).append(area)
+    assert "core" in _catalogues()
+    assert {m: areas for m, areas in holders.items() if len(areas) > 1} == {}
