@@ -31,6 +31,13 @@ CLOSED_QUEUE_COLUMNS = ["status", "operator_id", "category", "assignee_id"]
 OPEN_QUEUE_COLUMNS = ["status", "operator_id", "category", "assignee_id", "overdue", "running_due_at", "received_at"]
 
 
+def _partial_index(name: str, key: str, include: list[str], where: str) -> sa.Index:
+    """An index over (key, id) of the rows `where` holds, covering `include` on PostgreSQL."""
+    return sa.Index(
+        name, key, "id", postgresql_include=include, postgresql_where=sa.text(where), sqlite_where=sa.text(where)
+    )
+
+
 class ReferenceCode(db.Model):
     """A shared code (category, service type, ground ...) with its names."""
 
@@ -147,23 +154,11 @@ class Appeal(db.Model):
         sa.Index("ix_appeal_assignee_status", "assignee_id", "status"),
         # The open cases (a few thousand of a million) in deadline order, with every column the open queues
         # filter on: a queue page and its count read this small index alone, whatever the filters and sort.
-        sa.Index(
-            "ix_appeal_open_due",
-            "next_due_at",
-            "id",
-            postgresql_include=OPEN_QUEUE_COLUMNS,
-            postgresql_where=sa.text(f"status IN {OPEN_STATES_SQL}"),
-            sqlite_where=sa.text(f"status IN {OPEN_STATES_SQL}"),
-        ),
+        _partial_index("ix_appeal_open_due", "next_due_at", OPEN_QUEUE_COLUMNS, f"status IN {OPEN_STATES_SQL}"),
         # The closed cases newest first, with the columns the closed queue filters on: a page reads this index
         # alone, without first stepping over the newest cases, which are still open (migration 0012).
-        sa.Index(
-            "ix_appeal_closed_received",
-            "received_at",
-            "id",
-            postgresql_include=CLOSED_QUEUE_COLUMNS,
-            postgresql_where=sa.text(f"status IN {CLOSED_STATES_SQL}"),
-            sqlite_where=sa.text(f"status IN {CLOSED_STATES_SQL}"),
+        _partial_index(
+            "ix_appeal_closed_received", "received_at", CLOSED_QUEUE_COLUMNS, f"status IN {CLOSED_STATES_SQL}"
         ),
         # The late cases among the open ones (the overdue queue and filter).
         sa.Index(
@@ -172,6 +167,11 @@ class Appeal(db.Model):
             postgresql_where=sa.text("running_due_at IS NOT NULL"),
             sqlite_where=sa.text("running_due_at IS NOT NULL"),
         ),
+        # The statistics (cases/statistics.py; migrations 0005, 0008 and 0050): 办结 reads appeals by closing time
+        # (with the receipt time and the id, so from the index alone); the breakdown of the period's accepted and
+        # settled cases by category, and the trends by service type.
+        sa.Index("ix_appeal_closed_at", "closed_at", "received_at", "id"),
+        sa.Index("ix_appeal_breakdown", "id", "operator_id", "category", "service_type"),
         # Two-character words: a GIN index over the facts' character pairs, PostgreSQL only (see the end of this module).
         sa.Index(
             "ix_appeal_facts_bigram", sa.func.appeal_bigrams(sa.literal_column("facts")), postgresql_using="gin"
@@ -276,7 +276,11 @@ class Deadline(db.Model):
     """A clock on a case: started by one action, stopped by another, paused while materials are awaited."""
 
     __tablename__ = "deadline"
-    __table_args__ = (sa.Index("ix_deadline_open_due", "stopped_at", "due_at"),)
+    __table_args__ = (
+        sa.Index("ix_deadline_open_due", "stopped_at", "due_at"),
+        # The statistics' timeliness reads clocks by kind and stopping time (migration 0005).
+        sa.Index("ix_deadline_kind_stopped", "kind", "stopped_at", "met"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     appeal_id: Mapped[int] = mapped_column(sa.ForeignKey("appeal.id"), index=True)
@@ -295,6 +299,8 @@ class Material(db.Model):
     """One material item (用户提交材料): a stored file, or a paper/legacy item without content."""
 
     __tablename__ = "material"
+    # The period's appellants' materials counted from the index alone (the statistics; migration 0050).
+    __table_args__ = (sa.Index("ix_material_received_source", "received_at", "source"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     appeal_id: Mapped[int] = mapped_column(sa.ForeignKey("appeal.id"), index=True)

@@ -40,17 +40,6 @@ APPELLANT_SOURCES = ("consumer", "staff", "legacy")
 Executor = Session | sa.Connection  # what runs a count: the session, or a connection of a shared snapshot
 CONTACT_CHANNELS = ("phone_consultation", "callback", "visit")
 
-# The statistics' own indexes (migrations 0005, 0008 and 0050): 办结 reads appeals by closing time (with the receipt
-# time and the id, so from the index alone); timeliness reads clocks by kind and stopping time.
-CLOSED_AT_INDEX = sa.Index("ix_appeal_closed_at", Appeal.closed_at, Appeal.received_at, Appeal.id)
-CLOCKS_INDEX = sa.Index("ix_deadline_kind_stopped", Deadline.kind, Deadline.stopped_at, Deadline.met)
-# The breakdown of the period's accepted and settled cases by category, and the trends by service type too
-# (migrations 0008 and 0050).
-BREAKDOWN_INDEX = sa.Index("ix_appeal_breakdown", Appeal.id, Appeal.operator_id, Appeal.category, Appeal.service_type)
-
-# The period's appellants' materials counted from the index alone (migration 0050).
-MATERIALS_INDEX = sa.Index("ix_material_received_source", Material.received_at, Material.source)
-
 # Figures that can be drilled down to their rows, and what each counts.
 DRILLDOWN = {
     "phone_consultations": ("contact", "phone_consultation"),
