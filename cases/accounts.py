@@ -9,9 +9,9 @@ import secrets
 import sqlalchemy as sa
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from cases import states
+from cases import reference, states
 from cases.db import db
-from cases.models import ApiToken, Operator, User, utcnow
+from cases.models import ApiToken, User, utcnow
 
 ROLES = states.ACCOUNT_ROLES
 MAX_FAILED_LOGINS = 5
@@ -28,7 +28,7 @@ def create_user(
         raise ValueError(f"unknown role {role!r}")
     operator_id = None
     if role == states.OPERATOR:
-        op = db.session.scalar(sa.select(Operator).where(Operator.code == operator_code))
+        op = reference.operator_by_code(operator_code)
         if op is None:
             raise ValueError("an operator account needs a valid operator code")
         operator_id = op.id

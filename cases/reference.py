@@ -66,3 +66,17 @@ def active_codes(kind: str) -> list[ReferenceCode]:
 def active_operators() -> list[Operator]:
     """The operators an appeal can be filed against."""
     return list(db.session.scalars(sa.select(Operator).where(Operator.active).order_by(Operator.id)))
+
+
+def operator_by_code(code: str | None, active_only: bool = False) -> Operator | None:
+    """The operator with this code (only an active one, when asked), or None: the one look-up by code."""
+    if not code:
+        return None
+    query = sa.select(Operator).where(Operator.code == str(code))
+    return db.session.scalar(query.where(Operator.active) if active_only else query)
+
+
+def operator_id_by_code(code: str | None) -> int | None:
+    """The id of the operator with this code, or None."""
+    op = operator_by_code(code)
+    return op.id if op else None

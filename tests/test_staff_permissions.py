@@ -85,11 +85,12 @@ def test_every_route_of_the_area_exists_and_has_a_row(app):
 
 
 def _other_area(endpoint: str) -> bool:
-    """True when the endpoint belongs to the contacts, statistics, alerts or materials modules of the staff blueprint."""
-    from app.staff import alerts, contacts, materials, statistics
+    """True when the endpoint belongs to the contacts, statistics (and its jobs page), alerts or materials modules of
+    the staff blueprint."""
+    from app.staff import alerts, contacts, jobs, materials, statistics
 
     view = endpoint.split(".", 1)[1]
-    return any(getattr(module, view, None) is not None for module in (contacts, statistics, alerts, materials))
+    return any(getattr(module, view, None) is not None for module in (contacts, statistics, jobs, alerts, materials))
 
 
 @pytest.mark.parametrize("endpoint", sorted(MY_ROUTES))

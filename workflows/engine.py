@@ -17,7 +17,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
-from cases import codes, settlements, states
+from cases import codes, reference, settlements, states
 from cases.db import db
 from cases.models import Appeal, CaseEvent, Deadline, Operator, Referral, Settlement, User, utcnow
 from workflows import calendar, lifecycle, outbox
@@ -109,7 +109,7 @@ def _convert(f: lifecycle.Field, raw: Any) -> Any:
             raise ValueError(_("请选择有效的选项。"))
         return str(raw)
     if f.kind == "operator":
-        op = db.session.scalar(sa.select(Operator).where(Operator.code == str(raw), Operator.active))
+        op = reference.operator_by_code(str(raw), active_only=True)
         if op is None:
             raise ValueError(_("请选择有效的运营商。"))
         return op

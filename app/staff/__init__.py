@@ -13,6 +13,7 @@ from app.staff import (  # noqa: E402,F401
     contacts,
     dashboard,
     exports,
+    jobs,
     materials,
     nav,
     outcome,

@@ -13,8 +13,8 @@ from app.extensions import db
 from app.i18n import is_english
 from app.staff import bp
 from app.staff.contact_forms import CallForm, ContactForm, ConvertForm, FilterForm, code_choices, operator_choices
-from cases import clock, contacts, followups, intake, operator_view
-from cases.models import Appeal, Contact, Operator, utcnow
+from cases import clock, contacts, followups, intake, operator_view, reference
+from cases.models import Appeal, Contact, utcnow
 from workflows import engine
 
 PER_PAGE = 25
@@ -35,13 +35,6 @@ def to_utc(local: dt.datetime) -> dt.datetime:
 def to_local(utc: dt.datetime) -> dt.datetime:
     """A stored naive UTC time as a naive Asia/Shanghai time for a form."""
     return clock.to_local(utc).replace(tzinfo=None, second=0, microsecond=0)
-
-
-def _operator_id(code: str | None) -> int | None:
-    """The id of an operator by code, or None."""
-    if not code:
-        return None
-    return db.session.scalar(sa.select(Operator.id).where(Operator.code == code))
 
 
 def _lang() -> str:
@@ -66,7 +59,7 @@ def contacts_list():
             "channel": form.channel.data or None,
             "date_from": form.date_from.data,
             "date_to": form.date_to.data,
-            "operator_id": _operator_id(form.operator.data),
+            "operator_id": reference.operator_id_by_code(form.operator.data),
         }
     pagination = db.paginate(contacts.contacts_query(**filters), page=page_number(), per_page=PER_PAGE, error_out=False)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
@@ -91,7 +84,7 @@ def contact_new():
             recorded_by=g.user,
             at=to_utc(form.at.data),
             topic=form.topic.data,
-            operator_id=_operator_id(form.operator.data),
+            operator_id=reference.operator_id_by_code(form.operator.data),
             person_name=form.person_name.data or "",
             phone=form.phone.data or "",
             question=form.question.data,
