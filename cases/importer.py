@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import operator
 import re
 import time
 from collections import Counter
@@ -25,24 +24,18 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
-from cases import codes, numbering
+from cases import codes, numbering, postgres
 from cases.bulletin import Period, PeriodError
 from cases.db import db
 from cases.models import (
     Appeal,
     Baseline,
-    CaseEvent,
     Contact,
-    Deadline,
     Material,
     Operator,
-    Referral,
-    Settlement,
     SubscriberCount,
 )
-from cases.rows import row_of
 
 KINDS = ("operator", "subscribers", "contact", "appeal", "material", "baseline")
 # The field names each kind of record may carry (an unknown name is reported with these).
@@ -212,17 +205,8 @@ def _period(value: Any) -> str:
 
 
 def _member_of(column, values: list) -> sa.ColumnElement[bool]:
-    """`column IN values`; on PostgreSQL `= ANY(array)`, one parameter however many values.
-
-    Text values travel as one JSON array that the server unpacks: psycopg quotes each element of a text array in
-    Python, about 5 ms for the 2,000 keys of a batch of contacts next to 8 ms for the look-up itself.
-    """
-    if db.engine.dialect.name != "postgresql":
-        return column.in_(values)
-    if isinstance(column.type, sa.String):
-        as_json = sa.cast(sa.bindparam(None, json.dumps(list(values))), postgresql.JSON)
-        return column == sa.any_(sa.func.array(sa.select(sa.func.json_array_elements_text(as_json)).scalar_subquery()))
-    return column == sa.any_(sa.bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
+    """`column IN values` (on PostgreSQL `= ANY(array)`, one parameter however many values)."""
+    return postgres.member_of(column, values) if postgres.active() else column.in_(values)
 
 
 def bulk_insert(table: sa.Table, rows: list[dict[str, Any]], with_ids: bool = False) -> None:
@@ -230,75 +214,10 @@ def bulk_insert(table: sa.Table, rows: list[dict[str, Any]], with_ids: bool = Fa
 
     With `with_ids` the rows carry their primary key (taken from the table's sequence beforehand).
     """
-    if db.engine.dialect.name != "postgresql":
+    if postgres.active():
+        postgres.copy_rows(table, rows, with_ids)
+    else:
         db.session.execute(sa.insert(table), rows)
-        return
-    from psycopg.types.json import Jsonb
-
-    columns = [c for c in table.columns if with_ids or not c.primary_key]
-    defaults = {c.name: c.default.arg if c.default is not None and c.default.is_scalar else None for c in columns}
-    # The rows of one call have the same keys, as a rule: those are picked in one go, the other columns take their
-    # defaults; a row with other keys is read column by column.
-    given = [c.name for c in columns if c.name in rows[0]]
-    names = given + [c.name for c in columns if c.name not in rows[0]]
-    tail = [defaults[n] for n in names[len(given) :]]
-    pick = operator.itemgetter(*given, given[0])  # one item more (dropped below), so even one key gives a tuple
-    json_at = [i for i, n in enumerate(names) if isinstance(table.c[n].type, sa.JSON)]
-    raw = db.session.connection().connection.driver_connection
-    with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
-        write = copy.write_row
-        for row in rows:
-            try:
-                values = [*pick(row)[:-1], *tail] if len(row) == len(given) else None
-            except KeyError:
-                values = None
-            if values is None:
-                values = [row.get(n, defaults[n]) for n in names]
-            for i in json_at:
-                if values[i] is not None:
-                    values[i] = Jsonb(values[i])
-            write(values)
-
-
-def write_replayed(appeals: list[Appeal]) -> None:
-    """Write appeals built and replayed in this session with COPY (PostgreSQL): the same rows the ORM would write.
-
-    The appeals take their ids from the table's sequence (one statement for the batch), then they, their
-    events, deadlines, referrals and settlements are written with COPY. The objects leave the session (they
-    are not used afterwards).
-    """
-    db.session.expunge_all()
-    table = Appeal.__table__
-    ids = db.session.scalars(
-        sa.select(sa.func.nextval(sa.func.pg_get_serial_sequence(table.name, table.c.id.name))).select_from(
-            sa.func.generate_series(1, len(appeals))
-        )
-    ).all()
-    children: dict[sa.Table, list[dict[str, Any]]] = {
-        table: [],
-        CaseEvent.__table__: [],
-        Deadline.__table__: [],
-        Referral.__table__: [],
-        Settlement.__table__: [],
-    }
-    for appeal, appeal_id in zip(appeals, ids, strict=True):
-        row = row_of(appeal)
-        row["id"] = appeal_id
-        children[table].append(row)
-        groups = (
-            (CaseEvent.__table__, appeal.events),
-            (Deadline.__table__, appeal.deadlines),
-            (Referral.__table__, appeal.referrals),
-            (Settlement.__table__, appeal.settlements),
-        )
-        for child_table, objects in groups:
-            for obj in objects:
-                row = row_of(obj)
-                row["appeal_id"] = appeal_id
-                children[child_table].append(row)
-    for child_table, rows in children.items():
-        if rows:
-            bulk_insert(child_table, rows, with_ids=child_table is table)
 
 
 class _Importer:
@@ -532,7 +451,7 @@ class _Importer:
             return
         existing = self._case_ids(r["fields"]["case_no"] for _, r in self.appeals)
         db.session.flush()  # what came before (subscribers, baselines): the batch is all that is pending below
-        copy = db.engine.dialect.name == "postgresql"
+        copy = postgres.active()
         built: list[Appeal] = []
         with db.session.no_autoflush:
             for _number, rec in self.appeals:
@@ -554,7 +473,7 @@ class _Importer:
                     self.case_years[key] = max(self.case_years.get(key, 0), int(m.group(3)))
         self.appeals.clear()
         if copy and built:
-            write_replayed(built)
+            postgres.write_replayed(built)
         else:
             db.session.flush()
 

@@ -14,13 +14,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from cases import postgres as pg
 from cases.bulletin import Period, base_figure, change_percent, per_million, percent
 from cases.db import db
 from cases.models import Appeal, CaseEvent, Contact, Deadline, Material, Operator, SubscriberCount
@@ -196,10 +197,7 @@ def median_days_to_close(
     )
     closed = sa.union_all(plain, redone).subquery()
     if postgres:
-        n, median = ex.execute(
-            sa.select(sa.func.count(), sa.func.percentile_cont(0.5).within_group(closed.c.days))
-        ).one()
-        return n, None if median is None else Decimal(str(median)).quantize(Decimal("0.01"))
+        return pg.count_and_median(ex, closed.c.days)
     values = sorted(Decimal(str(v)) for v in ex.scalars(sa.select(closed.c.days)))
     if not values:
         return 0, None
@@ -246,28 +244,13 @@ def _one_snapshot(n: int) -> Iterator[list[Executor]]:
     """n connections reading one REPEATABLE READ snapshot of the database (PostgreSQL), or the session n times.
 
     The rollup's statements then count the same committed state, however many cases are filed meanwhile (each
-    statement of a READ COMMITTED session sees its own), and they run side by side on their connections
-    (pg_export_snapshot, as pg_dump's parallel jobs share theirs).
+    statement of a READ COMMITTED session sees its own), and on PostgreSQL they run side by side.
     """
-    if db.engine.dialect.name != "postgresql":
+    if not pg.active():
         yield [db.session] * n
         return
-    with ExitStack() as stack:
-        connections = [
-            stack.enter_context(db.engine.connect().execution_options(isolation_level="REPEATABLE READ"))
-            for _ in range(n)
-        ]
-        first, others = connections[0], connections[1:]
-        first.exec_driver_sql("SET TRANSACTION READ ONLY")
-        snapshot = first.exec_driver_sql("SELECT pg_export_snapshot()").scalar()
-        for connection in others:
-            connection.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")  # a server-made id, not user text
-            connection.exec_driver_sql("SET TRANSACTION READ ONLY")
-        try:
-            yield connections
-        finally:
-            for connection in connections:
-                connection.rollback()
+    with pg.shared_snapshot(n) as connections:
+        yield connections
 
 
 def compute(start: dt.datetime, end: dt.datetime, period: Period | None = None) -> dict[str, Any]:

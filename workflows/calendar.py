@@ -21,13 +21,15 @@ from functools import lru_cache
 
 import chinese_calendar
 import sqlalchemy as sa
+from cachetools import TTLCache
 from flask import has_app_context
 
 from cases.clock import local_date, local_midnight_utc, local_time_utc  # noqa: F401  (read through calendar too)
 
 OVERRIDES_TTL = 60.0  # seconds a process keeps the entered days before reading them again
 log = logging.getLogger(__name__)
-_overrides: dict[str, tuple[float, dict[dt.date, bool]]] = {}  # by database URL: (read at, {day: working})
+# By database URL: {day: working}; the timer is looked up on each call (a test moves the clock).
+_overrides: TTLCache[str, dict[dt.date, bool]] = TTLCache(maxsize=8, ttl=OVERRIDES_TTL, timer=lambda: time.monotonic())
 
 
 def is_working_day(day: dt.date, entered: dict[dt.date, bool] | None = None) -> bool:
@@ -74,11 +76,11 @@ def entered_days() -> dict[dt.date, bool]:
     from cases.models import CalendarDay
 
     key = str(db.engine.url)
-    read_at, days = _overrides.get(key, (0.0, {}))
-    if time.monotonic() - read_at > OVERRIDES_TTL:
+    days = _overrides.get(key)
+    if days is None:
         with db.session.no_autoflush:  # called mid-action: a case being created must not be flushed half-made
             days = dict(db.session.execute(sa.select(CalendarDay.day, CalendarDay.working)).tuples().all())
-        _overrides[key] = (time.monotonic(), days)
+        _overrides[key] = days
     return days
 
 

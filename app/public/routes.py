@@ -98,6 +98,16 @@ def _receipt_again(token: str, record: FilingReceipt):
     return redirect(url_for("public.receipt"))
 
 
+def _prefill(form: AppealForm, answers: eligibility.Answers) -> None:
+    """The appeal form starts with what the eligibility check was told (dates, a charging dispute)."""
+    if answers.event_date and not form.event_date.data:
+        form.event_date.data = answers.event_date.isoformat()
+    if answers.complaint_date and not form.operator_complaint_date.data:
+        form.operator_complaint_date.data = answers.complaint_date.isoformat()
+    if answers.charging and not form.category.data:
+        form.category.data = "charging"
+
+
 @bp.route("/appeal/new", methods=["GET", "POST"])
 @limits.filing_limit
 def new_appeal():
@@ -117,12 +127,7 @@ def new_appeal():
     form = AppealForm()
     form.form_token.data = token or receipts.new_form_token()  # kept while the form is shown again with errors
     if request.method == "GET":
-        if answers.event_date and not form.event_date.data:
-            form.event_date.data = answers.event_date.isoformat()
-        if answers.complaint_date and not form.operator_complaint_date.data:
-            form.operator_complaint_date.data = answers.complaint_date.isoformat()
-        if answers.charging and not form.category.data:
-            form.category.data = "charging"
+        _prefill(form, answers)
         return render_template("public/appeal_form.html", form=form)
     had_files = bool(casefile.real_files(form.materials.data or []))
     if not form.validate_with(answers):
