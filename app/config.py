@@ -48,7 +48,7 @@ def from_environment(instance_path: str) -> dict:
     return {
         "SECRET_KEY": secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": database_url(instance_path),
-        # JIT compiling costs 50-150 ms a query and pays off only for long analytical queries; every page is short.
+        # JIT compiling costs more than it saves on short queries, and every page is short (docs/PERFORMANCE.md).
         # No pool_pre_ping: app/pool.py pings only the connections that have been idle (a round trip less a request).
         "SQLALCHEMY_ENGINE_OPTIONS": (
             {"connect_args": {"options": "-c jit=off"}} if database_url(instance_path).startswith("postgres") else {}

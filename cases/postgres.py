@@ -37,7 +37,7 @@ def member_of(column, values: list) -> sa.ColumnElement[bool]:
     """`column = ANY(array)`: `column IN values` with one parameter however many values.
 
     Text values travel as one JSON array that the server unpacks: psycopg quotes each element of a text array in
-    Python, about 5 ms for the 2,000 keys of a batch of contacts next to 8 ms for the look-up itself.
+    Python, which costs more than the look-up itself (figures in docs/PERFORMANCE.md, "Import").
     """
     if isinstance(column.type, sa.String):
         as_json = sa.cast(sa.bindparam(None, json.dumps(list(values))), postgresql.JSON)

@@ -229,9 +229,8 @@ def subscriber_counts(period: str) -> dict[int, int]:
     return {op: n for op, n in rows}
 
 
-# The rollup's counts in lanes of about equal cost, each lane on its own connection to one snapshot (measured at
-# a million appeals, 2022H2, one after the other: the breakdown 62 ms; the median, clocks and rejections 49 ms;
-# contacts, the other actions, materials and receipts 55 ms).
+# The rollup's counts in lanes of about equal cost, each lane on its own connection to one snapshot (the lanes'
+# costs and the gain over one connection: docs/PERFORMANCE.md).
 LANES = (
     ("breakdown",),
     ("closed", "clocks", "rejected"),

@@ -61,7 +61,8 @@ def report(title: str, results: dict[str, list[float]], unit: float, unit_name: 
         median = stats.median(values) / unit
         spread = (max(values) - min(values)) / unit
         summary[name] = (median, spread)
-        print(f"  {name:<44} {median:10.2f} {unit_name}  (spread {spread:.2f}, {len(values)} rounds)")
+        best = min(values) / unit
+        print(f"  {name:<44} {median:10.2f} {unit_name}  (best {best:.2f}, spread {spread:.2f}, {len(values)} rounds)")
     return summary
 
 
