@@ -186,23 +186,17 @@ TRANSITIONS: tuple[Transition, ...] = (
         notify=True,
     ),
     _t("close", {"settled"}, "closed", {MEDIATOR, SUPERVISOR}, fields=(_NOTE,)),
-    _t(
-        "acknowledge",
-        {"replied", "mediating"},
-        "closed",
-        {MEDIATOR, SUPERVISOR},
-        fields=(_NOTE,),
-        stops=("consumer_reply", "operator_reply"),
-        notify=True,
-    ),
-    _t(
-        "disagree",
-        {"replied", "mediating"},
-        "closed",
-        {MEDIATOR, SUPERVISOR},
-        fields=(_NOTE,),
-        stops=("consumer_reply", "operator_reply"),
-        notify=True,
+    *(  # the appellant acknowledges the operator's answer, or does not accept it: the same row but for the outcome
+        _t(
+            action,
+            {"replied", "mediating"},
+            "closed",
+            {MEDIATOR, SUPERVISOR},
+            fields=(_NOTE,),
+            stops=("consumer_reply", "operator_reply"),
+            notify=True,
+        )
+        for action in ("acknowledge", "disagree")
     ),
     _t(
         "end_mediation",
