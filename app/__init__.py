@@ -41,6 +41,7 @@ def register_extensions(app: Flask) -> None:
     """Bind the extension objects to the app."""
     from app import i18n, pool
     from app.extensions import babel, csrf, db, limiter, login_manager, migrate
+    from cases import bulletin
     from workflows import jobs, outbox, queue, registry
 
     db.init_app(app)
@@ -52,6 +53,7 @@ def register_extensions(app: Flask) -> None:
     app.config["RATELIMIT_STORAGE_URI"] = app.config.get("RATELIMIT_STORAGE_URI") or "memory://"
     limiter.init_app(app)
     login_manager.init_app(app)
+    bulletin.guard_published()  # a published bulletin revision never changes
     registry.install(app, jobs.REGISTRY)  # the background jobs and periodic tasks
     outbox.init_app(app, enqueue=queue.enqueue_outbox)
     i18n.init_app(app)

@@ -275,7 +275,6 @@ def changed_tables(new: dict[str, Any], old: dict[str, Any] | None) -> list[str]
 # --- a published revision never changes ----------------------------------------------------------------------
 
 
-@event.listens_for(BulletinRevision, "before_update")
 def _refuse_changing_published(mapper, connection, target: BulletinRevision) -> None:
     """Refuse any change to a revision that was already published."""
     state = sa.inspect(target)
@@ -290,8 +289,17 @@ def _refuse_changing_published(mapper, connection, target: BulletinRevision) -> 
         raise PublishedRevisionChanged(f"revision {target.period}#{target.number} is published: {changed} refused")
 
 
-@event.listens_for(BulletinRevision, "before_delete")
 def _refuse_deleting_published(mapper, connection, target: BulletinRevision) -> None:
     """Refuse deleting a published revision."""
     if target.published_at is not None:
         raise PublishedRevisionChanged(f"revision {target.period}#{target.number} is published: delete refused")
+
+
+def guard_published() -> None:
+    """Refuse changing or deleting a published revision (the application factory calls this; once is enough)."""
+    for name, listener in (
+        ("before_update", _refuse_changing_published),
+        ("before_delete", _refuse_deleting_published),
+    ):
+        if not event.contains(BulletinRevision, name, listener):
+            event.listen(BulletinRevision, name, listener)
