@@ -2,7 +2,7 @@
 
 A period is a half-year (`2022H2`) or a quarter (`2023Q1`) of the Asia/Shanghai
 calendar. A rollup stores a numbered `BulletinRevision`; a published revision
-never changes (enforced by the mapper events at the end of this module).
+never changes (enforced by the mapper events at the end of this module, which the factory installs).
 """
 
 from __future__ import annotations
