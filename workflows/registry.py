@@ -1,7 +1,7 @@
 """The tables of background work: outbox jobs (run for a recorded row) and periodic tasks, by name.
 
-This module is the bottom of `workflows/`'s background machinery and imports none of it: `workflows.jobs` fills
-a `Registry` with its functions, the application factory installs that registry on the app (an explicit call,
+This module is the bottom of `workflows/`'s background machinery and imports none of it: `workflows.jobs` (and
+any other module of jobs) fills a `Registry` of its own, the application factory installs them on the app (an explicit call,
 not a side effect of an import), and `outbox`, `queue` and `scheduler` read the installed one. The dependencies
 point one way: jobs → engine, queue, outbox → registry.
 """
@@ -43,9 +43,18 @@ class Registry:
         return register
 
 
-def install(app: Flask, registry: Registry) -> None:
-    """Make the registry the app's (the factory calls this once)."""
-    app.extensions[EXTENSION] = registry
+def install(app: Flask, *registries: Registry) -> None:
+    """Make the registries' jobs and tasks the app's (the factory calls this once, with every module's registry:
+    a module of jobs declares its own `Registry` and is named in the factory's call). A name declared twice is
+    refused."""
+    merged = Registry()
+    for registry in registries:
+        for mine, theirs in ((merged.jobs, registry.jobs), (merged.tasks, registry.tasks)):
+            twice = mine.keys() & theirs.keys()
+            if twice:
+                raise ValueError(f"declared twice: {sorted(twice)}")
+            mine.update(theirs)
+    app.extensions[EXTENSION] = merged
 
 
 def installed(app: Flask | None = None) -> Registry:
