@@ -1,9 +1,9 @@
 """The tables of background work: outbox jobs (run for a recorded row) and periodic tasks, by name.
 
 This module is the bottom of `workflows/`'s background machinery and imports none of it: `workflows.jobs` (and
-any other module of jobs) fills a `Registry` of its own, the application factory installs them on the app (an explicit call,
-not a side effect of an import), and `outbox`, `queue` and `scheduler` read the installed one. The dependencies
-point one way: jobs → engine, queue, outbox → registry.
+any other module of jobs) fills a `Registry` of its own, the application factory installs them on the app (an
+explicit call, not a side effect of an import), and `outbox`, `queue` and `scheduler` read the installed one.
+The dependencies point one way: jobs → engine, queue → outbox → registry.
 """
 
 from __future__ import annotations
