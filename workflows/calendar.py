@@ -15,8 +15,10 @@ process that changes them forgets its copy at once.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 import time
+from collections.abc import Iterator
 from functools import lru_cache
 
 import chinese_calendar
@@ -89,28 +91,24 @@ def forget_entered_days() -> None:
     _overrides.clear()
 
 
-def add_working_days(start: dt.date, n: int) -> dt.date:
-    """The n-th working day after `start` (the start day itself is not counted)."""
-    day = start
-    counted = 0
+def _working_days_after(start: dt.date) -> Iterator[dt.date]:
+    """The working days after `start`, in order (the entered days read once)."""
     entered = entered_days()
-    while counted < n:
+    day = start
+    while True:
         day += dt.timedelta(days=1)
         if is_working_day(day, entered):
-            counted += 1
-    return day
+            yield day
+
+
+def add_working_days(start: dt.date, n: int) -> dt.date:
+    """The n-th working day after `start` (the start day itself is not counted)."""
+    return start if n <= 0 else next(itertools.islice(_working_days_after(start), n - 1, None))
 
 
 def working_days_between(start: dt.date, end: dt.date) -> int:
     """Working days after `start` up to and including `end` (0 when end <= start)."""
-    count = 0
-    day = start
-    entered = entered_days()
-    while day < end:
-        day += dt.timedelta(days=1)
-        if is_working_day(day, entered):
-            count += 1
-    return count
+    return 0 if end <= start else sum(1 for _ in itertools.takewhile(lambda d: d <= end, _working_days_after(start)))
 
 
 def end_of_local_day(day: dt.date) -> dt.datetime:
