@@ -15,7 +15,7 @@ from app.public.forms import AppealForm, EligibilityForm, MaterialsForm, ReportF
 from cases import eligibility, outcome, receipts, tracking
 from cases.materials import MaterialRejected
 from cases.models import Appeal, FilingReceipt
-from workflows import lifecycle, outbox
+from workflows import filing, lifecycle, outbox
 from workflows.engine import LifecycleError
 
 ONE_YEAR = 365 * 24 * 3600
@@ -129,7 +129,7 @@ def new_appeal():
     if request.method == "GET":
         _prefill(form, answers)
         return render_template("public/appeal_form.html", form=form)
-    had_files = bool(casefile.real_files(form.materials.data or []))
+    had_files = bool(filing.real_files(form.materials.data or []))
     if not form.validate_with(answers):
         return render_template("public/appeal_form.html", form=form, had_files=had_files), 422
     token = form.form_token.data
@@ -271,7 +271,7 @@ def add_materials():
         return redirect(url_for("public.case_status"))
     form = MaterialsForm()
     if request.method == "POST" and form.validate():
-        files = casefile.real_files(form.materials.data or [])
+        files = filing.real_files(form.materials.data or [])
         if not files:
             form.materials.errors.append(_("请选择要上传的文件。"))
             return render_template("public/materials.html", form=form, case_no=appeal.case_no), 422

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
-from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from app.extensions import db
@@ -15,7 +15,7 @@ from app.staff import bp
 from app.staff.contact_forms import CallForm, ContactForm, ConvertForm, FilterForm, code_choices, operator_choices
 from cases import clock, contacts, followups, intake, operator_view, reference
 from cases.models import Appeal, Contact, utcnow
-from workflows import engine
+from workflows import filing
 
 PER_PAGE = 25
 MAX_PAGE = 100_000
@@ -139,14 +139,14 @@ def contact_convert(contact_id: int):
                 if name in form:
                     form[name].errors = [*form[name].errors, *errors]
             return render_template("staff/contacts/convert.html", form=form, contact=contact), 422
-        filed = intake.file_appeal(
+        filed = filing.file_case(
             cleaned,
-            prefix=current_app.config["CASE_PREFIX"],
             channel=contacts.APPEAL_CHANNEL[contact.channel],
+            role=g.user.role,
+            actor=g.user,
             received_at=to_utc(form.received_at.data),
         )
         contacts.link_appeal(contact, filed.appeal)
-        engine.perform(filed.appeal, "submit", role=g.user.role, actor=g.user, at=filed.appeal.received_at)
         db.session.commit()
         # The access code is shown this once; only its hash is stored.
         return render_template(
