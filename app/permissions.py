@@ -20,6 +20,7 @@ ROUTES: dict[str, frozenset[str] | str] = {
     # auth
     "auth.login": PUBLIC,
     "auth.logout": SIGNED_IN,
+    "auth.end_sessions": SIGNED_IN,
     # public portal
     "public.index": PUBLIC,
     "public.set_language": PUBLIC,
@@ -60,6 +61,7 @@ ROUTES: dict[str, frozenset[str] | str] = {
     "staff.admin_user_new": ADMINS,
     "staff.admin_user_active": ADMINS,
     "staff.admin_user_password": ADMINS,
+    "staff.admin_user_sessions": ADMINS,
     "staff.admin_tokens": ADMINS,
     "staff.admin_token_new": ADMINS,
     "staff.admin_token_revoke": ADMINS,

@@ -88,6 +88,9 @@ class User(db.Model):
     locked_until: Mapped[dt.datetime | None]
     last_login_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Raised to end every web session of the account (cases.accounts.end_sessions); a session carries the value
+    # it signed in with, and the user loader refuses a session whose value is not the current one.
+    session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
 
     operator: Mapped[Operator | None] = relationship()
 

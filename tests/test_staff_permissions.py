@@ -40,6 +40,7 @@ MY_ROUTES = {
     "staff.admin_user_new": ("POST", "/staff/admin/users/new"),
     "staff.admin_user_active": ("POST", "/staff/admin/users/1/active"),
     "staff.admin_user_password": ("POST", "/staff/admin/users/1/password"),
+    "staff.admin_user_sessions": ("POST", "/staff/admin/users/999999/sessions"),  # no such account: nobody signed out
     "staff.admin_tokens": ("GET", "/staff/admin/tokens"),
     "staff.admin_token_new": ("POST", "/staff/admin/tokens/new"),
     "staff.admin_token_revoke": ("POST", "/staff/admin/tokens/1/revoke"),
@@ -64,6 +65,7 @@ EXPECTED = {
     "staff.case_mark_repeat": {"clerk", "supervisor"},
     "staff.case_forward_reply": {"mediator", "supervisor"},
     "staff.admin_users": {"admin"},
+    "staff.admin_user_sessions": {"admin"},
     "staff.admin_tokens": {"admin"},
     "staff.admin_calendar": {"admin"},
     "staff.admin_calendar_add": {"admin"},
