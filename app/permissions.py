@@ -33,6 +33,15 @@ ROUTES: dict[str, frozenset[str] | str] = {
     "public.withdraw": PUBLIC,
     "public.forget_case": PUBLIC,
     "public.report_terms_not_done": PUBLIC,
+    # phone sign-in and 我的申诉 (the pages check the verified session themselves; cases.consumers)
+    "public.consumer_sign_in": PUBLIC,
+    "public.consumer_verify": PUBLIC,
+    "public.my_appeals": PUBLIC,
+    "public.my_case": PUBLIC,
+    "public.my_new_access_code": PUBLIC,
+    "public.my_notify_by": PUBLIC,
+    "public.consumer_sign_out": PUBLIC,
+    "public.rate_case": PUBLIC,
     # staff console
     "staff.index": STAFF,
     "staff.queue": STAFF,

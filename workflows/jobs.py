@@ -62,11 +62,13 @@ def _consumer_messages(event: CaseEvent, appeal: Appeal) -> list[Message]:
 
 
 def _to_appellant(appeal: Appeal, key: str, suffix: str, subject: str, text: str, secret: str = "") -> list[Message]:
-    """The same text to the appellant by SMS and, when given, by e-mail (keys `<key>-sms<suffix>`, ...)."""
+    """The same text to the appellant by SMS and/or e-mail as they chose (`notify_by`; SMS when e-mail was chosen
+    but no address given), keys `<key>-sms<suffix>`, `<key>-email<suffix>`."""
     out = []
-    if appeal.phone:
+    by_email = bool(appeal.email) and appeal.notify_by in ("email", "both")
+    if appeal.phone and (appeal.notify_by != "email" or not by_email):
         out.append(Message(f"{key}-sms{suffix}", SMS, appeal.phone, subject, text, appeal.id, secret))
-    if appeal.email:
+    if by_email:
         out.append(Message(f"{key}-email{suffix}", EMAIL, appeal.email, subject, text, appeal.id, secret))
     return out
 
