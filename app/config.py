@@ -106,6 +106,8 @@ def from_environment(instance_path: str) -> dict:
         "SMS_GATEWAY_URL": os.environ.get("SMS_GATEWAY_URL", ""),
         "SMS_GATEWAY_TOKEN": os.environ.get("SMS_GATEWAY_TOKEN", ""),
         "SMS_TIMEOUT": _int("SMS_TIMEOUT", 10),
+        # The portal's address as consumers reach it, for links in SMS and e-mail (the rating invitation).
+        "PUBLIC_URL": os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000"),
         # "production" makes the start refuse settings only fit for development (app.consumer_settings).
         "APP_ENV": os.environ.get("APP_ENV", "development"),
         # Without a gateway, SMS go to the development backend (log + the admin's notifications page) unless 0.

@@ -215,7 +215,7 @@ def test_the_appellant_chooses_how_to_be_told(app, client, sms):  # noqa: F811
     assert no_mail.notify_by == "both"
 
 
-def test_without_a_gateway_the_development_backend_keeps_the_sms_for_the_admin(app, client, monkeypatch, caplog):
+def test_without_a_gateway_the_development_backend_keeps_the_sms_for_the_admin(app, client, auth, monkeypatch, caplog):
     monkeypatch.setitem(app.config, "SMS_DEV_BACKEND", True)
     monkeypatch.setitem(app.config, "SMS_GATEWAY_URL", "")
     make_appeal()
@@ -227,6 +227,9 @@ def test_without_a_gateway_the_development_backend_keeps_the_sms_for_the_admin(a
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "development SMS backend" in logged and "138****8000" in logged
     assert PHONE not in logged and code not in logged
+    auth.as_role("admin")
+    page = client.get("/staff/admin/notifications").get_data(as_text=True)
+    assert "开发设置" in page and code in page and "138****8000" in page and PHONE not in page
 
 
 def test_production_refuses_to_start_with_verification_required_and_no_gateway(monkeypatch, tmp_path):
