@@ -14,6 +14,11 @@ def _int(name: str, default: int) -> int:
     return int(raw) if raw else default
 
 
+def _flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    return default if raw in (None, "") else raw not in ("0", "false", "no", "off")
+
+
 def database_url(instance_path: str) -> str:
     """DATABASE_URL, normalised to the psycopg 3 driver; a SQLite file in the instance folder by default."""
     url = os.environ.get("DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'appeals.db'}"
@@ -101,4 +106,25 @@ def from_environment(instance_path: str) -> dict:
         "SMS_GATEWAY_URL": os.environ.get("SMS_GATEWAY_URL", ""),
         "SMS_GATEWAY_TOKEN": os.environ.get("SMS_GATEWAY_TOKEN", ""),
         "SMS_TIMEOUT": _int("SMS_TIMEOUT", 10),
+        # The portal's address as consumers reach it, for links in SMS and e-mail (the rating invitation).
+        "PUBLIC_URL": os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000"),
+        # "production" makes the start refuse settings only fit for development (app.consumer_settings).
+        "APP_ENV": os.environ.get("APP_ENV", "development"),
+        # Without a gateway, SMS go to the development backend (log + the admin's notifications page) unless 0.
+        "SMS_DEV_BACKEND": _flag("SMS_DEV_BACKEND", os.environ.get("APP_ENV") != "production"),
+        # Filing needs a verified mobile number: on by default when an SMS gateway is configured.
+        "REQUIRE_PHONE_VERIFICATION": _flag("REQUIRE_PHONE_VERIFICATION", bool(os.environ.get("SMS_GATEWAY_URL"))),
     }
+
+
+class ConfigurationError(RuntimeError):
+    """A setting the app refuses to start with."""
+
+
+def check(config: dict) -> None:
+    """Refuse to start in production with phone verification required and no SMS gateway to send the codes."""
+    if config.get("APP_ENV") == "production" and config.get("REQUIRE_PHONE_VERIFICATION"):
+        if not config.get("SMS_GATEWAY_URL"):
+            raise ConfigurationError(
+                "REQUIRE_PHONE_VERIFICATION is on but no SMS_GATEWAY_URL is set (APP_ENV=production)"
+            )

@@ -196,6 +196,8 @@ class Appeal(db.Model):
     address: Mapped[str] = mapped_column(sa.String(300), default="")
     postcode: Mapped[str] = mapped_column(sa.String(6), default="")
     email: Mapped[str] = mapped_column(sa.String(200), default="")
+    # How the appellant wants to be told of the case: sms, email or both (e-mail only when an address is given).
+    notify_by: Mapped[str] = mapped_column(sa.String(8), default="both", server_default="both")
 
     # the matter
     operator_id: Mapped[int] = mapped_column(sa.ForeignKey("operator.id"))
@@ -474,6 +476,51 @@ class Notification(db.Model):
     error: Mapped[str] = mapped_column(sa.Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[dt.datetime | None]
+
+
+class PhoneCode(db.Model):
+    """A one-time code sent by SMS to prove a mobile number (cases.consumers): one a number, a new one replaces it.
+
+    Only the code's HMAC is kept; its sealed copy (for the sending job) is cleared once the SMS is out."""
+
+    __tablename__ = "phone_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    purpose: Mapped[str] = mapped_column(sa.String(8))  # sign_in file
+    code_hash: Mapped[str] = mapped_column(sa.String(64))
+    sealed_code: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    attempts: Mapped[int] = mapped_column(default=0)
+
+
+class ConsumerSession(db.Model):
+    """A verified consumer's session (web page or API bearer token), bound to one mobile number."""
+
+    __tablename__ = "consumer_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)  # SHA-256 of the token
+    phone: Mapped[str] = mapped_column(sa.String(32), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+
+
+class Rating(db.Model):
+    """The appellant's rating of how the case was handled (满意度评价), given once on the web after it ended.
+
+    Follow-up calls record theirs on `Contact.satisfaction`; the statistics count the later of the two."""
+
+    __tablename__ = "rating"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appeal_id: Mapped[int] = mapped_column(sa.ForeignKey("appeal.id"), unique=True)
+    score: Mapped[int]
+    comment: Mapped[str] = mapped_column(sa.Text, default="")
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+    appeal: Mapped[Appeal] = relationship()
 
 
 class SubscriberCount(db.Model):

@@ -45,6 +45,8 @@ def _app_and_schema(tmp_path_factory):
             "REDIS_URL": None,
             "SERVER_NAME": "localhost",
             "SECRET_KEY": "test-secret",
+            "SMS_DEV_BACKEND": False,  # tests that want it turn it on
+            "REQUIRE_PHONE_VERIFICATION": False,
         }
     )
     with app.app_context():

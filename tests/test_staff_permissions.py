@@ -48,10 +48,16 @@ MY_ROUTES = {
     "staff.admin_calendar_add": ("POST", "/staff/admin/calendar"),
     "staff.admin_calendar_delete": ("POST", "/staff/admin/calendar/2027-01-01/delete"),
     "auth.change_password": ("GET", "/auth/password"),
+    "staff.admin_notifications": ("GET", "/staff/admin/notifications"),
+    "staff.statistics_satisfaction": ("GET", "/staff/statistics/satisfaction"),
+    "staff.statistics_satisfaction_cases": ("GET", "/staff/statistics/satisfaction/cases"),
 }
 
 # What the brief asks for, written out so the table cannot drift silently.
 EXPECTED = {
+    "staff.admin_notifications": {"admin"},
+    "staff.statistics_satisfaction": {"clerk", "mediator", "supervisor", "admin"},
+    "staff.statistics_satisfaction_cases": {"clerk", "mediator", "supervisor", "admin"},
     "staff.dashboard": {"supervisor", "admin"},
     "staff.dashboard_cases": {"supervisor", "admin"},
     "staff.bulletin_publish_confirm": {"supervisor", "admin"},

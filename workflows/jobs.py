@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
-from cases import alerts, bulletin, clock, codes, receipts, trends
+from cases import alerts, bulletin, clock, codes, ratings, receipts, trends
 from cases.db import db
 from cases.models import Alert, Appeal, CaseEvent, Deadline, FilingReceipt, OutboxJob, User, utcnow
 from workflows import calendar, engine, lifecycle, notifications, outbox, queue, registry
@@ -39,6 +39,8 @@ CONSUMER_TEXT = {
     "withdraw": "您的申诉{case_no}已撤回。",
     "forward_reply": "您的申诉{case_no}，被申诉企业已答复，本中心已将答复内容转达，请登录申诉网站查看。",
 }
+RATING_INVITATION = "欢迎对本次处理进行满意度评价：{url}（用手机号验证后在“我的申诉”中评价）。"
+RATED_STATES = ratings.RATEABLE_STATES
 
 
 def _local(at: dt.datetime) -> str:
@@ -58,15 +60,19 @@ def _consumer_messages(event: CaseEvent, appeal: Appeal) -> list[Message]:
         return []
     ground = codes.name("rejection_ground", (event.details or {}).get("ground") or appeal.rejection_ground)
     text = f"【{_short_name()}】" + template.format(case_no=appeal.case_no, ground=ground)
+    if event.to_state in RATED_STATES:  # the case ended: invite the appellant to rate the handling (cases.ratings)
+        text += RATING_INVITATION.format(url=current_app.config.get("PUBLIC_URL", "").rstrip("/") + "/my")
     return _to_appellant(appeal, f"event-{event.id}", "-consumer", f"申诉{appeal.case_no}办理进展", text)
 
 
 def _to_appellant(appeal: Appeal, key: str, suffix: str, subject: str, text: str, secret: str = "") -> list[Message]:
-    """The same text to the appellant by SMS and, when given, by e-mail (keys `<key>-sms<suffix>`, ...)."""
+    """The same text to the appellant by SMS and/or e-mail as they chose (`notify_by`; SMS when e-mail was chosen
+    but no address given), keys `<key>-sms<suffix>`, `<key>-email<suffix>`."""
     out = []
-    if appeal.phone:
+    by_email = bool(appeal.email) and appeal.notify_by in ("email", "both")
+    if appeal.phone and (appeal.notify_by != "email" or not by_email):
         out.append(Message(f"{key}-sms{suffix}", SMS, appeal.phone, subject, text, appeal.id, secret))
-    if appeal.email:
+    if by_email:
         out.append(Message(f"{key}-email{suffix}", EMAIL, appeal.email, subject, text, appeal.id, secret))
     return out
 

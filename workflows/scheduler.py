@@ -46,6 +46,7 @@ SCHEDULE = (
     Every("sweep_outbox", seconds=60),
     Every("sweep_deadlines", seconds=300),
     Every("purge_receipts", seconds=300),
+    Every("purge_consumer_sessions", seconds=600),
     Every("nightly_rollup", daily_at=dt.time(2, 0)),
     Every("scan_alerts", daily_at=dt.time(2, 30)),
 )

@@ -11,8 +11,9 @@ from sqlalchemy.exc import IntegrityError
 from app.extensions import db
 from app.i18n import ELDER_COOKIE, LANG_COOKIE, is_english
 from app.public import bp, casefile, limits
+from app.public.consumer_forms import RatingForm
 from app.public.forms import AppealForm, EligibilityForm, MaterialsForm, ReportForm, TrackForm, WithdrawForm
-from cases import eligibility, outcome, receipts, tracking
+from cases import consumers, eligibility, outcome, ratings, receipts, tracking
 from cases.materials import MaterialRejected
 from cases.models import Appeal, FilingReceipt
 from workflows import filing, lifecycle, outbox
@@ -224,8 +225,9 @@ def case_status():
     return _no_store(make_response(_case_page(appeal)))
 
 
-def _case_page(appeal: Appeal, report_form: ReportForm | None = None) -> str:
-    """The tracking page: state, progress steps, the outcome and terms, timeline, deadlines, materials."""
+def _case_page(appeal: Appeal, report_form: ReportForm | None = None, rating_form: RatingForm | None = None) -> str:
+    """The tracking page: state, progress steps, the outcome and terms, the rating, timeline, deadlines,
+    materials and the messages sent to the appellant."""
     view = casefile.case_view(appeal, _lang())
     for clock, answered in zip(view["deadlines"], outcome.reply_clock_status(appeal), strict=True):
         clock["answered"] = answered
@@ -236,6 +238,11 @@ def _case_page(appeal: Appeal, report_form: ReportForm | None = None) -> str:
         result=outcome.summary(appeal, _lang()),
         form=MaterialsForm(),
         report_form=report_form or ReportForm(formdata=None),
+        rating=ratings.web_rating(appeal),
+        can_rate=ratings.can_rate(appeal),
+        rating_form=rating_form or RatingForm(formdata=None),
+        messages=consumers.messages_of(appeal),
+        message_status=consumers.SENT_STATUSES,
     )
 
 

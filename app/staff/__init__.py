@@ -19,6 +19,7 @@ from app.staff import (  # noqa: E402,F401
     outcome,
     publishing,
     routes,
+    satisfaction,
     statistics,
     timeline,
 )
