@@ -101,4 +101,8 @@ def from_environment(instance_path: str) -> dict:
         "SMS_GATEWAY_URL": os.environ.get("SMS_GATEWAY_URL", ""),
         "SMS_GATEWAY_TOKEN": os.environ.get("SMS_GATEWAY_TOKEN", ""),
         "SMS_TIMEOUT": _int("SMS_TIMEOUT", 10),
+        # Operators' webhooks (cases/webhooks.py, workflows/webhooks.py): secrets sealed under this key at rest.
+        "WEBHOOK_SECRETS_KEY": os.environ.get("WEBHOOK_SECRETS_KEY", ""),
+        "WEBHOOK_TIMEOUT": _int("WEBHOOK_TIMEOUT", 10),
+        "WEBHOOK_PAUSE_AFTER_HOURS": _int("WEBHOOK_PAUSE_AFTER_HOURS", 24),
     }

@@ -44,6 +44,7 @@ class Every:
 
 SCHEDULE = (
     Every("sweep_outbox", seconds=60),
+    Every("retry_webhooks", seconds=60),
     Every("sweep_deadlines", seconds=300),
     Every("purge_receipts", seconds=300),
     Every("nightly_rollup", daily_at=dt.time(2, 0)),

@@ -21,4 +21,5 @@ from app.staff import (  # noqa: E402,F401
     routes,
     statistics,
     timeline,
+    webhooks_admin,
 )
