@@ -11,6 +11,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from app import cli_jobs
+from app.cli_webhooks import webhooks_cli
 from app.extensions import db
 from app.staff.lifecycle_doc import lifecycle_cli
 from cases import accounts, reference
@@ -96,4 +97,5 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(tokens_cli)
     app.cli.add_command(lifecycle_cli)
+    app.cli.add_command(webhooks_cli)
     cli_jobs.register(app)

@@ -114,6 +114,10 @@ def from_environment(instance_path: str) -> dict:
         "SMS_DEV_BACKEND": _flag("SMS_DEV_BACKEND", os.environ.get("APP_ENV") != "production"),
         # Filing needs a verified mobile number: on by default when an SMS gateway is configured.
         "REQUIRE_PHONE_VERIFICATION": _flag("REQUIRE_PHONE_VERIFICATION", bool(os.environ.get("SMS_GATEWAY_URL"))),
+        # Operators' webhooks (cases/webhooks.py, workflows/webhooks.py): secrets sealed under this key at rest.
+        "WEBHOOK_SECRETS_KEY": os.environ.get("WEBHOOK_SECRETS_KEY", ""),
+        "WEBHOOK_TIMEOUT": _int("WEBHOOK_TIMEOUT", 10),
+        "WEBHOOK_PAUSE_AFTER_HOURS": _int("WEBHOOK_PAUSE_AFTER_HOURS", 24),
     }
 
 

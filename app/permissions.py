@@ -77,6 +77,13 @@ ROUTES: dict[str, frozenset[str] | str] = {
     "staff.admin_calendar": ADMINS,
     "staff.admin_calendar_add": ADMINS,
     "staff.admin_calendar_delete": ADMINS,
+    "staff.admin_webhooks": ADMINS,
+    "staff.admin_webhook_new": ADMINS,
+    "staff.admin_webhook_detail": ADMINS,
+    "staff.admin_webhook_rotate": ADMINS,
+    "staff.admin_webhook_remove": ADMINS,
+    "staff.admin_webhook_resume": ADMINS,
+    "staff.admin_webhook_redeliver": ADMINS,
     "auth.change_password": SIGNED_IN,
     # operator portal
     "operator.index": OPERATORS,

@@ -521,6 +521,77 @@ class Rating(db.Model):
     at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
 
     appeal: Mapped[Appeal] = relationship()
+class WebhookEndpoint(db.Model):
+    """An operator's receiver of webhook events: URL, events wanted, secret sealed at rest (`cases.webhooks`)."""
+
+    __tablename__ = "webhook_endpoint"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    operator_id: Mapped[int] = mapped_column(sa.ForeignKey("operator.id"), index=True)
+    url: Mapped[str] = mapped_column(sa.String(500))
+    events: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    secret_sealed: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    previous_secret_sealed: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    previous_valid_until: Mapped[dt.datetime | None]  # both secrets sign until then (rotation overlap)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    removed_at: Mapped[dt.datetime | None]
+    paused_at: Mapped[dt.datetime | None]  # failing for a day: deliveries wait until an admin resumes it
+    failing_since: Mapped[dt.datetime | None]  # the first failure since the last success
+
+    operator: Mapped[Operator] = relationship()
+
+
+class WebhookEvent(db.Model):
+    """One event for an operator (`referral.created` ...), written with the change that causes it."""
+
+    __tablename__ = "webhook_event"
+    __table_args__ = (sa.Index("ix_webhook_event_operator_created", "operator_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(sa.String(40), unique=True)  # "evt_<hex>": the receiver's dedupe key
+    type: Mapped[str] = mapped_column(sa.String(40))
+    operator_id: Mapped[int] = mapped_column(sa.ForeignKey("operator.id"))
+    appeal_id: Mapped[int | None] = mapped_column(sa.ForeignKey("appeal.id"), index=True)
+    dedupe_key: Mapped[str | None] = mapped_column(sa.String(128), unique=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class WebhookDelivery(db.Model):
+    """An event on its way to one endpoint: its state and the next try (`workflows.webhooks`)."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        sa.UniqueConstraint("event_id", "endpoint_id"),
+        sa.Index("ix_webhook_delivery_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(sa.ForeignKey("webhook_event.id"))
+    endpoint_id: Mapped[int] = mapped_column(sa.ForeignKey("webhook_endpoint.id"), index=True)
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending")  # pending retrying delivered failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[dt.datetime | None]
+    delivered_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    event: Mapped[WebhookEvent] = relationship()
+    endpoint: Mapped[WebhookEndpoint] = relationship()
+
+
+class WebhookAttempt(db.Model):
+    """One HTTP attempt of a delivery, for the endpoint's delivery log."""
+
+    __tablename__ = "webhook_attempt"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(sa.ForeignKey("webhook_delivery.id"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    status_code: Mapped[int | None]  # None: no answer (refused, timed out)
+    duration_ms: Mapped[int] = mapped_column(default=0)
+    answer: Mapped[str] = mapped_column(sa.String(500), default="")  # the first part of the answer, or the error
+
+    delivery: Mapped[WebhookDelivery] = relationship()
 
 
 class SubscriberCount(db.Model):

@@ -47,6 +47,13 @@ MY_ROUTES = {
     "staff.admin_calendar": ("GET", "/staff/admin/calendar"),
     "staff.admin_calendar_add": ("POST", "/staff/admin/calendar"),
     "staff.admin_calendar_delete": ("POST", "/staff/admin/calendar/2027-01-01/delete"),
+    "staff.admin_webhooks": ("GET", "/staff/admin/webhooks"),
+    "staff.admin_webhook_new": ("POST", "/staff/admin/webhooks/new"),
+    "staff.admin_webhook_detail": ("GET", "/staff/admin/webhooks/1"),
+    "staff.admin_webhook_rotate": ("POST", "/staff/admin/webhooks/1/rotate"),
+    "staff.admin_webhook_remove": ("POST", "/staff/admin/webhooks/1/remove"),
+    "staff.admin_webhook_resume": ("POST", "/staff/admin/webhooks/1/resume"),
+    "staff.admin_webhook_redeliver": ("POST", "/staff/admin/webhooks/deliveries/1/redeliver"),
     "auth.change_password": ("GET", "/auth/password"),
     "staff.admin_notifications": ("GET", "/staff/admin/notifications"),
     "staff.statistics_satisfaction": ("GET", "/staff/statistics/satisfaction"),
@@ -76,6 +83,7 @@ EXPECTED = {
     "staff.admin_calendar": {"admin"},
     "staff.admin_calendar_add": {"admin"},
     "staff.admin_calendar_delete": {"admin"},
+    **{e: {"admin"} for e in MY_ROUTES if e.startswith("staff.admin_webhook")},
     "auth.change_password": {"clerk", "mediator", "supervisor", "admin", "operator"},
 }
 

@@ -44,6 +44,7 @@ class Every:
 
 SCHEDULE = (
     Every("sweep_outbox", seconds=60),
+    Every("retry_webhooks", seconds=60),
     Every("sweep_deadlines", seconds=300),
     Every("purge_receipts", seconds=300),
     Every("purge_consumer_sessions", seconds=600),

@@ -22,4 +22,5 @@ from app.staff import (  # noqa: E402,F401
     satisfaction,
     statistics,
     timeline,
+    webhooks_admin,
 )
