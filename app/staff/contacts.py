@@ -6,16 +6,16 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from app.extensions import db
 from app.i18n import is_english
 from app.staff import bp
 from app.staff.contact_forms import CallForm, ContactForm, ConvertForm, FilterForm, code_choices, operator_choices
-from cases import clock, contacts, followups, intake, operator_view, reference
+from cases import clock, contacts, followups, intake, operator_view, receipts, reference
 from cases.models import Appeal, Contact, utcnow
-from workflows import filing
+from workflows import filing, outbox
 
 PER_PAGE = 25
 MAX_PAGE = 100_000
@@ -147,6 +147,9 @@ def contact_convert(contact_id: int):
             received_at=to_utc(form.received_at.data),
         )
         contacts.link_appeal(contact, filed.appeal)
+        # The appellant gets the same SMS/e-mail receipt as one who filed online (case number and access code).
+        record = receipts.for_staff_filing(filed.appeal, filed.access_code, app_secret=current_app.secret_key)
+        outbox.record("send_receipt", {"receipt_id": record.id}, dedupe_key=f"receipt-{record.id}")
         db.session.commit()
         # The access code is shown this once; only its hash is stored.
         return render_template(
