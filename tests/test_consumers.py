@@ -243,3 +243,25 @@ def test_the_domain_refuses_what_is_not_a_mobile_number(app):
     assert consumers.normalise_mobile("+86 138 0013 8000") == PHONE
     for bad in ("0431-88888888", "1380013800", "abc", None, 13800138000):
         assert consumers.normalise_mobile(bad) is None
+
+
+def test_when_verification_is_required_filing_needs_a_verified_phone_and_uses_it(app, client, sms, monkeypatch):  # noqa: F811
+    from tests.test_public_portal import form_data, pass_the_check
+
+    monkeypatch.setitem(app.config, "REQUIRE_PHONE_VERIFICATION", True)
+    pass_the_check(client)
+    resp = client.get("/appeal/new")
+    assert resp.status_code == 302 and "/my/sign-in?for=file" in resp.headers["Location"]
+    new_number = "13500135000"  # no appeals yet: a filing code is sent all the same
+    assert client.post("/my/sign-in", data={"phone": new_number, "for": "file"}).status_code == 302
+    code = _codes_sent(sms, new_number)[-1]
+    resp = client.post("/my/verify", data={"code": code})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/appeal/check")
+    pass_the_check(client)
+    form = client.get("/appeal/new").get_data(as_text=True)
+    assert f'value="{new_number}"' in form and "readonly" in form
+    resp = client.post("/appeal/new", data=form_data(phone="13700000000"), content_type="multipart/form-data")
+    assert resp.status_code == 302
+    from cases.models import Appeal
+
+    assert db.session.scalar(sa.select(Appeal.phone)) == new_number

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.i18n import ELDER_COOKIE, LANG_COOKIE, is_english
-from app.public import bp, casefile, limits
+from app.public import bp, casefile, consumer_session, limits
 from app.public.consumer_forms import RatingForm
 from app.public.forms import AppealForm, EligibilityForm, MaterialsForm, ReportForm, TrackForm, WithdrawForm
 from cases import consumers, eligibility, outcome, ratings, receipts, tracking
@@ -125,8 +125,15 @@ def new_appeal():
     except (TypeError, ValueError):
         session.pop(ELIGIBILITY_KEY, None)
         return redirect(url_for("public.eligibility_check"))
+    phone = consumer_session.verified_phone()
+    if phone is None and consumer_session.verification_required():
+        flash(_("提交申诉前，请先验证您的手机号码。"), "info")
+        return redirect(url_for("public.consumer_sign_in", **{"for": "file"}))
     form = AppealForm()
     form.form_token.data = token or receipts.new_form_token()  # kept while the form is shown again with errors
+    if phone is not None and consumer_session.verification_required():
+        form.phone.data = phone  # the appeal's phone is the verified one, whatever was posted
+        form.phone.render_kw = {**(form.phone.render_kw or {}), "readonly": True}
     if request.method == "GET":
         _prefill(form, answers)
         return render_template("public/appeal_form.html", form=form)
