@@ -14,7 +14,9 @@ from app.config import ConfigurationError
 from app.extensions import db
 from cases import consumers, tracking
 from cases.models import CaseEvent, ConsumerSession, Notification, PhoneCode, utcnow
+from tests.conftest import REDIS_URL, needs_redis
 from tests.factories import make_appeal
+from tests.test_api_public import redis_app  # noqa: F401  (a second app with its limits in Redis)
 from tests.test_notifications import sms  # noqa: F401  (the real HTTP gateway fixture)
 
 PHONE = "13800138000"
@@ -265,3 +267,23 @@ def test_when_verification_is_required_filing_needs_a_verified_phone_and_uses_it
     from cases.models import Appeal
 
     assert db.session.scalar(sa.select(Appeal.phone)) == new_number
+
+
+@needs_redis
+def test_the_limits_live_in_redis_so_every_web_worker_sees_them(redis_app):  # noqa: F811
+    """A code asked through one worker (its limiter on Redis) is counted for another worker's limiter on the same
+    Redis; the number is hashed in Redis' keys."""
+    import redis
+    from limits.storage import RedisStorage
+    from limits.strategies import MovingWindowRateLimiter
+
+    with redis_app.app_context():
+        from app.extensions import limiter
+
+        consumers.request_code(PHONE, consumers.SIGN_IN, "10.1.1.1", limiter.limiter, "secret")  # this worker
+        db.session.rollback()
+        other_worker = MovingWindowRateLimiter(RedisStorage(REDIS_URL))
+        assert consumers._within_limits(other_worker, PHONE, "10.9.9.9") is False  # the number's minute is used
+        assert consumers._within_limits(other_worker, "13911112222", "10.9.9.9") is True
+        keys = b" ".join(redis.Redis.from_url(REDIS_URL).keys("*"))
+        assert b"consumer-code-phone" in keys and PHONE.encode() not in keys
