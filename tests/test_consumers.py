@@ -287,3 +287,16 @@ def test_the_limits_live_in_redis_so_every_web_worker_sees_them(redis_app):  # n
         assert consumers._within_limits(other_worker, "13911112222", "10.9.9.9") is True
         keys = b" ".join(redis.Redis.from_url(REDIS_URL).keys("*"))
         assert b"consumer-code-phone" in keys and PHONE.encode() not in keys
+
+
+def test_the_staff_timeline_names_what_the_appellant_did_after_signing_in(app, client, auth, sms):  # noqa: F811
+    appeal = make_appeal(state="closed")
+    _sign_in(client, sms)
+    client.get(f"/my/cases/{appeal.case_no}")
+    client.post(f"/my/cases/{appeal.case_no}/access-code")
+    assert client.post("/track/rating", data={"score": "5"}).status_code == 302
+    client.post("/my/sign-out")
+    auth.as_role("clerk")
+    html = client.get(f"/staff/cases/{appeal.case_no}").get_data(as_text=True)
+    assert "申诉人验证手机号后查看" in html and "换发查询码" in html and "申诉人满意度评价" in html
+    assert "途径" in html and "网站" in html and "5（满分5）" in html
