@@ -167,10 +167,14 @@ def test_the_session_is_bound_to_its_number_and_ends_after_thirty_minutes(app, c
     assert client.get(f"/my/cases/{mine.case_no}").status_code == 302
     row = db.session.scalar(sa.select(ConsumerSession))
     assert row.phone == PHONE and row.expires_at - row.created_at == dt.timedelta(minutes=30)
+    assert client.get("/track/case").status_code == 200
     row.expires_at = utcnow() - dt.timedelta(seconds=1)
     db.session.commit()
     resp = client.get("/my")
     assert resp.status_code == 302 and "/my/sign-in" in resp.headers["Location"]
+    # the case opened from 我的申诉 ends with the session too
+    gone = client.get("/track/case")
+    assert gone.status_code == 302 and gone.headers["Location"].endswith("/track")
 
 
 def test_a_new_access_code_replaces_the_old_one_at_once_and_is_sent_by_sms(app, client, sms):  # noqa: F811

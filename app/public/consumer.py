@@ -17,7 +17,7 @@ from app.extensions import db, limiter
 from app.i18n import is_english
 from app.public import bp
 from app.public.consumer_forms import CodeForm, NotifyForm, PhoneForm, RatingForm
-from app.public.consumer_session import TOKEN_KEY, verified_phone
+from app.public.consumer_session import TOKEN_KEY, TRACKED_BY_PHONE_KEY, verified_phone
 from app.public.routes import TRACKED_KEY, _case_page, _no_store, _tracked
 from cases import codes, consumers, ratings, receipts
 from cases.models import Appeal
@@ -141,6 +141,7 @@ def my_case(case_no: str):
     consumers.record_view(appeal, "web")
     db.session.commit()
     session[TRACKED_KEY] = appeal.id
+    session[TRACKED_BY_PHONE_KEY] = appeal.id
     return redirect(url_for("public.case_status"))
 
 

@@ -7,6 +7,7 @@ from flask import current_app, session
 from cases import consumers
 
 TOKEN_KEY = "consumer_token"
+TRACKED_BY_PHONE_KEY = "tracked_by_phone"  # the tracked case was opened from 我的申诉: it ends with the session
 
 
 def verified_phone() -> str | None:

@@ -209,6 +209,7 @@ def track():
             appeal = tracking.find_case(form.case_no.data, form.access_code.data)
             if appeal is not None:
                 session[TRACKED_KEY] = appeal.id
+                session.pop(consumer_session.TRACKED_BY_PHONE_KEY, None)
                 return redirect(url_for("public.case_status"))
             limits.mark_failed_lookup()
             form.access_code.errors.append(_("案件编号或查询码不正确。"))
@@ -217,10 +218,17 @@ def track():
 
 
 def _tracked() -> Appeal | None:
+    """The case this browser follows: opened with its access code, or from 我的申诉 while the phone session lasts
+    and only for that number's case."""
     case_id = session.get(TRACKED_KEY)
     if not isinstance(case_id, int):
         return None
-    return db.session.get(Appeal, case_id)
+    appeal = db.session.get(Appeal, case_id)
+    if appeal is not None and session.get(consumer_session.TRACKED_BY_PHONE_KEY) == case_id:
+        if consumer_session.verified_phone() != appeal.phone:
+            session.pop(TRACKED_KEY, None)
+            return None
+    return appeal
 
 
 @bp.route("/track/case")
