@@ -14,7 +14,9 @@ from app.config import ConfigurationError
 from app.extensions import db
 from cases import consumers, tracking
 from cases.models import CaseEvent, ConsumerSession, Notification, PhoneCode, utcnow
+from tests.conftest import REDIS_URL, needs_redis
 from tests.factories import make_appeal
+from tests.test_api_public import redis_app  # noqa: F401  (a second app with its limits in Redis)
 from tests.test_notifications import sms  # noqa: F401  (the real HTTP gateway fixture)
 
 PHONE = "13800138000"
@@ -165,10 +167,14 @@ def test_the_session_is_bound_to_its_number_and_ends_after_thirty_minutes(app, c
     assert client.get(f"/my/cases/{mine.case_no}").status_code == 302
     row = db.session.scalar(sa.select(ConsumerSession))
     assert row.phone == PHONE and row.expires_at - row.created_at == dt.timedelta(minutes=30)
+    assert client.get("/track/case").status_code == 200
     row.expires_at = utcnow() - dt.timedelta(seconds=1)
     db.session.commit()
     resp = client.get("/my")
     assert resp.status_code == 302 and "/my/sign-in" in resp.headers["Location"]
+    # the case opened from 我的申诉 ends with the session too
+    gone = client.get("/track/case")
+    assert gone.status_code == 302 and gone.headers["Location"].endswith("/track")
 
 
 def test_a_new_access_code_replaces_the_old_one_at_once_and_is_sent_by_sms(app, client, sms):  # noqa: F811
@@ -243,3 +249,58 @@ def test_the_domain_refuses_what_is_not_a_mobile_number(app):
     assert consumers.normalise_mobile("+86 138 0013 8000") == PHONE
     for bad in ("0431-88888888", "1380013800", "abc", None, 13800138000):
         assert consumers.normalise_mobile(bad) is None
+
+
+def test_when_verification_is_required_filing_needs_a_verified_phone_and_uses_it(app, client, sms, monkeypatch):  # noqa: F811
+    from tests.test_public_portal import form_data, pass_the_check
+
+    monkeypatch.setitem(app.config, "REQUIRE_PHONE_VERIFICATION", True)
+    pass_the_check(client)
+    resp = client.get("/appeal/new")
+    assert resp.status_code == 302 and "/my/sign-in?for=file" in resp.headers["Location"]
+    new_number = "13500135000"  # no appeals yet: a filing code is sent all the same
+    assert client.post("/my/sign-in", data={"phone": new_number, "for": "file"}).status_code == 302
+    code = _codes_sent(sms, new_number)[-1]
+    resp = client.post("/my/verify", data={"code": code})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/appeal/check")
+    pass_the_check(client)
+    form = client.get("/appeal/new").get_data(as_text=True)
+    assert f'value="{new_number}"' in form and "readonly" in form
+    resp = client.post("/appeal/new", data=form_data(phone="13700000000"), content_type="multipart/form-data")
+    assert resp.status_code == 302
+    from cases.models import Appeal
+
+    assert db.session.scalar(sa.select(Appeal.phone)) == new_number
+
+
+@needs_redis
+def test_the_limits_live_in_redis_so_every_web_worker_sees_them(redis_app):  # noqa: F811
+    """A code asked through one worker (its limiter on Redis) is counted for another worker's limiter on the same
+    Redis; the number is hashed in Redis' keys."""
+    import redis
+    from limits.storage import RedisStorage
+    from limits.strategies import MovingWindowRateLimiter
+
+    with redis_app.app_context():
+        from app.extensions import limiter
+
+        consumers.request_code(PHONE, consumers.SIGN_IN, "10.1.1.1", limiter.limiter, "secret")  # this worker
+        db.session.rollback()
+        other_worker = MovingWindowRateLimiter(RedisStorage(REDIS_URL))
+        assert consumers._within_limits(other_worker, PHONE, "10.9.9.9") is False  # the number's minute is used
+        assert consumers._within_limits(other_worker, "13911112222", "10.9.9.9") is True
+        keys = b" ".join(redis.Redis.from_url(REDIS_URL).keys("*"))
+        assert b"consumer-code-phone" in keys and PHONE.encode() not in keys
+
+
+def test_the_staff_timeline_names_what_the_appellant_did_after_signing_in(app, client, auth, sms):  # noqa: F811
+    appeal = make_appeal(state="closed")
+    _sign_in(client, sms)
+    client.get(f"/my/cases/{appeal.case_no}")
+    client.post(f"/my/cases/{appeal.case_no}/access-code")
+    assert client.post("/track/rating", data={"score": "5"}).status_code == 302
+    client.post("/my/sign-out")
+    auth.as_role("clerk")
+    html = client.get(f"/staff/cases/{appeal.case_no}").get_data(as_text=True)
+    assert "申诉人验证手机号后查看" in html and "换发查询码" in html and "申诉人满意度评价" in html
+    assert "途径" in html and "网站" in html and "5（满分5）" in html

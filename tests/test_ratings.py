@@ -133,6 +133,10 @@ def test_the_statistics_count_each_case_once_the_later_rating_winning(app, clien
     assert b.case_no in cases and a.case_no not in cases and d.case_no not in cases
     every = client.get("/staff/statistics/satisfaction/cases", query_string=args).get_data(as_text=True)
     assert all(x.case_no in every for x in (a, b, c)) and d.case_no not in every
+    from cases.bulletin import Period
+
+    this_period = client.get("/staff/statistics/satisfaction", query_string={"period": Period.containing(now).code})
+    assert "33.3%" in this_period.get_data(as_text=True)
 
 
 def test_only_staff_see_the_satisfaction_pages_and_only_admins_the_notifications(app, client, auth):

@@ -17,23 +17,15 @@ from app.extensions import db, limiter
 from app.i18n import is_english
 from app.public import bp
 from app.public.consumer_forms import CodeForm, NotifyForm, PhoneForm, RatingForm
+from app.public.consumer_session import TOKEN_KEY, TRACKED_BY_PHONE_KEY, verified_phone
 from app.public.routes import TRACKED_KEY, _case_page, _no_store, _tracked
 from cases import codes, consumers, ratings, receipts
 from cases.models import Appeal
 from cases.pii import mask_phone
 from workflows import consumer_jobs, lifecycle, outbox
 
-TOKEN_KEY = "consumer_token"
 PENDING_KEY = "consumer_pending"  # the number a code was asked for, and what for
 FILING = "file"
-
-
-def verified_phone() -> str | None:
-    """The number this browser's consumer session is bound to, while it lasts."""
-    phone = consumers.session_phone(session.get(TOKEN_KEY))
-    if phone is None:
-        session.pop(TOKEN_KEY, None)
-    return phone
 
 
 def _sign_in_first(purpose: str = consumers.SIGN_IN):
@@ -149,6 +141,7 @@ def my_case(case_no: str):
     consumers.record_view(appeal, "web")
     db.session.commit()
     session[TRACKED_KEY] = appeal.id
+    session[TRACKED_BY_PHONE_KEY] = appeal.id
     return redirect(url_for("public.case_status"))
 
 

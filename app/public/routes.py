@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.i18n import ELDER_COOKIE, LANG_COOKIE, is_english
-from app.public import bp, casefile, limits
+from app.public import bp, casefile, consumer_session, limits
 from app.public.consumer_forms import RatingForm
 from app.public.forms import AppealForm, EligibilityForm, MaterialsForm, ReportForm, TrackForm, WithdrawForm
 from cases import consumers, eligibility, outcome, ratings, receipts, tracking
@@ -125,8 +125,15 @@ def new_appeal():
     except (TypeError, ValueError):
         session.pop(ELIGIBILITY_KEY, None)
         return redirect(url_for("public.eligibility_check"))
+    phone = consumer_session.verified_phone()
+    if phone is None and consumer_session.verification_required():
+        flash(_("提交申诉前，请先验证您的手机号码。"), "info")
+        return redirect(url_for("public.consumer_sign_in", **{"for": "file"}))
     form = AppealForm()
     form.form_token.data = token or receipts.new_form_token()  # kept while the form is shown again with errors
+    if phone is not None and consumer_session.verification_required():
+        form.phone.data = phone  # the appeal's phone is the verified one, whatever was posted
+        form.phone.render_kw = {**(form.phone.render_kw or {}), "readonly": True}
     if request.method == "GET":
         _prefill(form, answers)
         return render_template("public/appeal_form.html", form=form)
@@ -202,6 +209,7 @@ def track():
             appeal = tracking.find_case(form.case_no.data, form.access_code.data)
             if appeal is not None:
                 session[TRACKED_KEY] = appeal.id
+                session.pop(consumer_session.TRACKED_BY_PHONE_KEY, None)
                 return redirect(url_for("public.case_status"))
             limits.mark_failed_lookup()
             form.access_code.errors.append(_("案件编号或查询码不正确。"))
@@ -210,10 +218,17 @@ def track():
 
 
 def _tracked() -> Appeal | None:
+    """The case this browser follows: opened with its access code, or from 我的申诉 while the phone session lasts
+    and only for that number's case."""
     case_id = session.get(TRACKED_KEY)
     if not isinstance(case_id, int):
         return None
-    return db.session.get(Appeal, case_id)
+    appeal = db.session.get(Appeal, case_id)
+    if appeal is not None and session.get(consumer_session.TRACKED_BY_PHONE_KEY) == case_id:
+        if consumer_session.verified_phone() != appeal.phone:
+            session.pop(TRACKED_KEY, None)
+            return None
+    return appeal
 
 
 @bp.route("/track/case")
