@@ -67,6 +67,14 @@ def from_environment(instance_path: str) -> dict:
         "RQ_JOB_MONITORING_INTERVAL": _int("RQ_JOB_MONITORING_INTERVAL", 30),
         "RQ_HEARTBEAT_GRACE": _int("RQ_HEARTBEAT_GRACE", 60),
         "UPLOAD_FOLDER": os.environ.get("UPLOAD_FOLDER") or str(Path(instance_path) / "uploads"),
+        # Where new materials go: "" the local UPLOAD_FOLDER, or s3://bucket/prefix (cases/storage.py).
+        "MATERIALS_STORAGE": os.environ.get("MATERIALS_STORAGE", ""),
+        "S3_ENDPOINT_URL": os.environ.get("S3_ENDPOINT_URL", ""),
+        "S3_REGION": os.environ.get("S3_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        "S3_ACCESS_KEY_ID": os.environ.get("S3_ACCESS_KEY_ID") or os.environ.get("AWS_ACCESS_KEY_ID", ""),
+        "S3_SECRET_ACCESS_KEY": os.environ.get("S3_SECRET_ACCESS_KEY") or os.environ.get("AWS_SECRET_ACCESS_KEY", ""),
+        # Where an upload is spooled and checked before it goes to the object store (the system's temp folder).
+        "UPLOAD_SPOOL_FOLDER": os.environ.get("UPLOAD_SPOOL_FOLDER", ""),
         # The CJK font embedded in the bulletin PDF (Debian's fonts-noto-cjk); app/bulletin_pdf.py.
         "PDF_FONT_PATH": os.environ.get("PDF_FONT_PATH") or "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
         "MAX_FILE_BYTES": max_file,

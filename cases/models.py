@@ -310,6 +310,8 @@ class Material(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     appeal_id: Mapped[int] = mapped_column(sa.ForeignKey("appeal.id"), index=True)
     stored_name: Mapped[str | None] = mapped_column(sa.String(80), unique=True)
+    # The storage the object is in: "" the local upload folder, else s3://bucket/prefix (cases/storage.py).
+    storage: Mapped[str] = mapped_column(sa.String(300), default="", server_default="")
     original_name: Mapped[str] = mapped_column(sa.String(255))
     size: Mapped[int] = mapped_column(sa.BigInteger)
     mime_type: Mapped[str] = mapped_column(sa.String(100), default="")
