@@ -212,3 +212,24 @@ def test_a_bad_query_value_is_422_in_chinese_and_in_english(client, supervisor):
 def test_a_bad_query_value_is_422_in_english_with_accept_language(client, supervisor):
     en = client.get("/api/v1/cases?per_page=500", headers={**supervisor, "Accept-Language": "en"})
     assert en.status_code == 422 and en.get_json()["errors"]["per_page"][0].startswith("Must be")
+
+
+def test_contact_text_is_cleaned_before_it_is_stored(client, supervisor):
+    """A lone surrogate and NUL never reach the database (they gave a 500 and were stored as typed)."""
+    from cases.models import Contact
+
+    resp = client.post(
+        "/api/v1/contacts",
+        json={"channel": "visit", "topic": "话费\ud800争议", "question": "为什么\x00多扣", "person_name": "李\u202e四"},
+        headers=supervisor,
+    )
+    assert resp.status_code == 201, resp.get_json()
+    stored = db.session.get(Contact, resp.get_json()["id"])
+    assert (stored.topic, stored.notes) == ("话费争议", "为什么多扣")
+    assert stored.person_name == "李四"
+    too_long = client.post(
+        "/api/v1/contacts", json={"channel": "visit", "topic": "话" * 201, "question": "q"}, headers=supervisor
+    )
+    assert too_long.status_code == 422 and too_long.get_json()["errors"]["topic"] == [
+        "内容过长：最多200个字，现在是201个字。"
+    ]

@@ -29,6 +29,7 @@ from pydantic_core import PydanticCustomError
 from app.extensions import db
 from cases import codes, contacts, followups
 from cases.models import Appeal, Operator
+from cases.validation import FieldError, clean_text
 from workflows import lifecycle
 
 MAX_PER_PAGE = 100
@@ -62,6 +63,19 @@ def _plausible(day: dt.date | dt.datetime) -> Any:
     if not contacts.plausible(day):
         raise domain_error(_("日期应在 2000 年至 2099 年之间。"))
     return day
+
+
+def clean(max_length: int, multiline: bool = False) -> Any:
+    """Text cleaned as on every path, web and API alike (`cases.validation.clean_text`: control characters,
+    NUL and lone surrogates dropped, NFC, outer spaces stripped), then no longer than `max_length`."""
+
+    def run(value: str) -> str:
+        try:
+            return clean_text(value, max_length=max_length, multiline=multiline)
+        except FieldError as exc:
+            raise domain_error(exc.message) from None
+
+    return Annotated[StrictStr, AfterValidator(run), Field(json_schema_extra={"maxLength": max_length})]
 
 
 Day = Annotated[dt.date, AfterValidator(_plausible)]
@@ -472,7 +486,7 @@ class Settlement(Out):
 class TermsDoneInput(ApiModel):
     """An optional note."""
 
-    note: StrictStr | None = Field(None, max_length=2000)
+    note: clean(2000, multiline=True) | None = None
 
 
 # --- contacts -------------------------------------------------------------------------------------------------
@@ -492,20 +506,20 @@ class ContactInput(ApiModel):
 
     channel: one_of(codes.CONTACT_CHANNELS)  # type: ignore[valid-type]
     at: Moment | None = Field(None, description="default now; no offset = Asia/Shanghai")
-    topic: Text | None = Field(None, max_length=200)
-    operator: Text | None = Field(None, max_length=32, description="operator code")
-    person_name: Text | None = Field(None, max_length=100)
-    phone: Text | None = Field(None, max_length=32)
-    question: Text | None = Field(None, max_length=5000)
-    answer: Text | None = Field(None, max_length=5000)
+    topic: clean(200) | None = None
+    operator: clean(32) | None = Field(None, description="operator code")
+    person_name: clean(100) | None = None
+    phone: clean(32) | None = None
+    question: clean(5000, multiline=True) | None = None
+    answer: clean(5000, multiline=True) | None = None
     complained_to_operator: StrictBool | None = Field(None, description="Art. 13 triage")
-    case_no: Text | None = Field(None, max_length=20)
+    case_no: clean(20) | None = None
     callee: one_of(followups.CALLEES) | None = None  # type: ignore[valid-type]
     reached: StrictBool | None = None
     satisfaction: StrictInt | None = Field(None, ge=1, le=5)
     next_call_due: Day | None = None
     terms_carried_out: StrictBool | None = None
-    notes: Text | None = Field(None, max_length=5000)
+    notes: clean(5000, multiline=True) | None = None
 
     _operator_id: int | None = PrivateAttr(None)
     _appeal: Any = PrivateAttr(None)
