@@ -155,13 +155,6 @@ def paging(page: int, per_page: int, total: int) -> dict[str, int]:
     return {"page": page, "per_page": per_page, "total": total, "pages": -(-total // per_page)}
 
 
-def page_of(select: sa.Select, page: int, per_page: int) -> tuple[list[Any], dict[str, int]]:
-    """One page of a query's rows and the paging facts (page, per_page, total, pages)."""
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(select.order_by(None).subquery())) or 0
-    rows = list(db.session.scalars(select.limit(per_page).offset((page - 1) * per_page)))
-    return rows, paging(page, per_page, total)
-
-
 class BadQuery(Exception):
     """Values that cannot be used; `errors` maps each field to its messages (answered 422)."""
 

@@ -13,7 +13,7 @@ from app.extensions import db
 from app.i18n import is_english
 from app.staff import bp
 from app.staff.contact_forms import CallForm, ContactForm, ConvertForm, FilterForm, code_choices, operator_choices
-from cases import clock, contacts, followups, intake, operator_view, receipts, reference
+from cases import clock, contacts, followups, intake, operator_view, queues, receipts, reference
 from cases.models import Appeal, Contact, utcnow
 from workflows import filing, outbox
 
@@ -61,7 +61,7 @@ def contacts_list():
             "date_to": form.date_to.data,
             "operator_id": reference.operator_id_by_code(form.operator.data),
         }
-    pagination = db.paginate(contacts.contacts_query(**filters), page=page_number(), per_page=PER_PAGE, error_out=False)
+    pagination = queues.rows_page(contacts.contacts_query(**filters), page_number(), PER_PAGE)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("staff/contacts/list.html", form=form, pagination=pagination, args=args)
 
@@ -221,12 +221,12 @@ def case_calls_page(case_no: str):
 @bp.route("/settlements/unperformed")
 def terms_unperformed():
     """Settled cases whose terms are not carried out (履行未到位): missed on a call, or past their date."""
-    pagination = db.paginate(followups.unperformed_query(), page=page_number(), per_page=PER_PAGE, error_out=False)
+    pagination = queues.rows_page(followups.unperformed_query(), page_number(), PER_PAGE)
     return render_template("staff/contacts/unperformed.html", pagination=pagination, today=clock.today(), args={})
 
 
 @bp.route("/calls/due")
 def calls_due():
     """Cases whose next follow-up call is due today or earlier."""
-    pagination = db.paginate(followups.calls_due_query(), page=page_number(), per_page=PER_PAGE, error_out=False)
+    pagination = queues.rows_page(followups.calls_due_query(), page_number(), PER_PAGE)
     return render_template("staff/contacts/calls_due.html", pagination=pagination, args={})
