@@ -32,6 +32,7 @@ def revision_json(rev: BulletinRevision) -> dict[str, Any]:
         "revision": rev.number,
         "computed_at": _iso(rev.computed_at),
         "published_at": _iso(rev.published_at),
+        "provisional": bulletin.provisional(rev),
         "paragraph": rev.paragraph,
         "figures": rev.figures,
     }
@@ -51,7 +52,14 @@ def bulletin_periods():
     out = []
     for code in bulletin.published_periods():
         rev = bulletin.published_revision(code)
-        out.append({"period": code, "revision": rev.number, "published_at": _iso(rev.published_at)})
+        out.append(
+            {
+                "period": code,
+                "revision": rev.number,
+                "published_at": _iso(rev.published_at),
+                "provisional": bulletin.provisional(rev),
+            }
+        )
     return jsonify(out)
 
 
@@ -101,7 +109,12 @@ def bulletin_publish(period: str, number: int):
     rev = bulletin.get_revision(p.code, number) if p else None
     if rev is None:
         return error_response(404, _("没有这个版本。"))
-    if not bulletin.publish(rev, g.user.id):
+    try:
+        done = bulletin.publish(rev, g.user.id, provisional=request.args.get("provisional") == "yes")
+    except bulletin.ProvisionalNotConfirmed:
+        message = _("本版本的数字可能不完整（统计期尚未结束，或在结束前计算）。如确实要发布暂定数据，请加 ?provisional=yes。")
+        return error_response(422, message, {"provisional": [message]})
+    if not done:
         return error_response(409, _("该版本已发布，不能更改。"))
     db.session.commit()
     return jsonify(revision_json(rev))
@@ -145,6 +158,7 @@ openapi.SCHEMAS["BulletinRevision"] = {
         "revision": {"type": "integer"},
         "computed_at": {"type": "string", "format": "date-time"},
         "published_at": {"type": ["string", "null"], "format": "date-time"},
+        "provisional": {"type": "boolean", "description": "published with figures computed before the period ended"},
         "paragraph": {"type": "string"},
         "figures": {"$ref": "#/components/schemas/BulletinFigures"},
     },
@@ -231,11 +245,19 @@ openapi.PATHS["/bulletin/{period}/revisions/{number}/publish"] = {
         "parameters": [
             _PERIOD_PARAM,
             {"name": "number", "in": "path", "required": True, "schema": {"type": "integer"}},
+            {
+                "name": "provisional",
+                "in": "query",
+                "required": False,
+                "description": "yes: publish figures computed before the period ended (marked provisional)",
+                "schema": {"type": "string", "enum": ["yes"]},
+            },
         ],
         "responses": {
             "200": {"description": "Published", "content": {"application/json": {"schema": _REVISION}}},
             "404": {"description": "No such revision", **_ERROR},
             "409": {"description": "Already published", **_ERROR},
+            "422": {"description": "Figures may be incomplete and provisional=yes was not given", **_ERROR},
         },
     }
 }
