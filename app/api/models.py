@@ -638,6 +638,7 @@ class PublishedPeriod(Out):
     period: str
     revision: int
     published_at: dt.datetime | None
+    provisional: bool = Field(description="published with figures computed before the period ended")
 
 
 class PublishedPeriods(RootModel[list[PublishedPeriod]]):
@@ -651,6 +652,7 @@ class BulletinRevision(Out):
     revision: int
     computed_at: dt.datetime | None
     published_at: dt.datetime | None
+    provisional: bool = Field(description="published with figures computed before the period ended")
     paragraph: str | None
     figures: dict[str, Any]
 
@@ -670,6 +672,12 @@ class RollupQueued(Out):
 
     job_id: int
     latest: BulletinRevision | None
+
+
+class PublishQuery(ApiModel):
+    """`provisional=yes` publishes figures computed before the period ended (marked provisional everywhere)."""
+
+    provisional: Literal["yes"] | None = None
 
 
 class RangeQuery(ApiModel):

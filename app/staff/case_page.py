@@ -84,6 +84,7 @@ def render_case(
     revealed: frozenset[str] = frozenset(),
     message: str | None = None,
     status: int = 200,
+    forward_form: Any = None,
 ):
     """Render the case page; a submitted form is shown again with what was typed and its errors."""
     operators = _operators()
@@ -133,6 +134,7 @@ def render_case(
         previewable=PREVIEWABLE,
         arrived_by_names=recorded_materials.arrived_by_names(),
         message=message,
+        forward_form=forward_form,
         now=utcnow(),
     )
     return body, status

@@ -326,7 +326,7 @@ def bulletin_publish(period: str, number: int):
         abort(404)
     if (asked := publishing.refusal(Period.parse(period), rev, request.form)) is not None:
         return asked  # the confirmation page first (and a second question for a period not ended)
-    if bulletin.publish(rev, g.user.id):
+    if bulletin.publish(rev, g.user.id, provisional=publishing.provisional_asked(request.form)):
         db.session.commit()
         flash(_("已发布第%(n)s版。", n=number), "success")
     else:
