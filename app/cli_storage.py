@@ -1,4 +1,4 @@
-"""`flask materials migrate --to URL` and `flask materials verify` (cases/material_moves.py)."""
+"""`flask materials migrate|verify` (cases/material_moves.py) and `flask retention run` (cases/retention.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from cases import material_moves
+from cases import material_moves, retention
 
 materials_cli = AppGroup("materials", help="Materials' storage: move them, check them.")
+retention_cli = AppGroup("retention", help="Personal data kept only as long as allowed.")
 
 
 @materials_cli.command("migrate")
@@ -35,5 +36,13 @@ def verify() -> None:
         raise SystemExit(1)
 
 
+@retention_cli.command("run")
+@click.option("--dry-run", is_flag=True, help="Count what would change; change nothing.")
+def retention_run(dry_run: bool) -> None:
+    """Anonymise the cases closed more than RETENTION_YEARS ago (not under legal hold); print the counts as JSON."""
+    click.echo(json.dumps(retention.run(dry_run=dry_run), ensure_ascii=False))
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(materials_cli)
+    app.cli.add_command(retention_cli)

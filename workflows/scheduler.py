@@ -48,6 +48,7 @@ SCHEDULE = (
     Every("purge_receipts", seconds=300),
     Every("nightly_rollup", daily_at=dt.time(2, 0)),
     Every("scan_alerts", daily_at=dt.time(2, 30)),
+    Every("apply_retention", daily_at=dt.time(3, 0)),
 )
 
 
