@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from app import cli_jobs
+from app import cli_jobs, cli_storage
 from app.cli_webhooks import webhooks_cli
 from app.extensions import db
 from app.staff.lifecycle_doc import lifecycle_cli
@@ -99,3 +99,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(lifecycle_cli)
     app.cli.add_command(webhooks_cli)
     cli_jobs.register(app)
+    cli_storage.register(app)

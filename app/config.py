@@ -77,6 +77,8 @@ def from_environment(instance_path: str) -> dict:
         "UPLOAD_SPOOL_FOLDER": os.environ.get("UPLOAD_SPOOL_FOLDER", ""),
         # The CJK font embedded in the bulletin PDF (Debian's fonts-noto-cjk); app/bulletin_pdf.py.
         "PDF_FONT_PATH": os.environ.get("PDF_FONT_PATH") or "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+        # Years after a case is closed that its personal data is kept (cases/retention.py; 个人信息保护法).
+        "RETENTION_YEARS": _int("RETENTION_YEARS", 3),
         "MAX_FILE_BYTES": max_file,
         "MAX_APPEAL_BYTES": max_appeal,
         # Werkzeug refuses a bigger body before reading it; one request carries at most one appeal's files.

@@ -224,9 +224,15 @@ class Appeal(db.Model):
     next_due_at: Mapped[dt.datetime | None]
     running_due_at: Mapped[dt.datetime | None]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Retention (cases/retention.py): a legal hold (set by a supervisor with a reason) keeps the personal data
+    # past the retention period; `anonymised_at` is when the data was removed.
+    legal_hold_reason: Mapped[str] = mapped_column(sa.String(500), default="", server_default="")
+    legal_hold_at: Mapped[dt.datetime | None]
+    legal_hold_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    anonymised_at: Mapped[dt.datetime | None]
 
     operator: Mapped[Operator] = relationship()
-    assignee: Mapped[User | None] = relationship()
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
     repeat_of: Mapped[Appeal | None] = relationship(remote_side=[id])
     events: Mapped[list[CaseEvent]] = relationship(
         back_populates="appeal", order_by="CaseEvent.id", cascade="all, delete-orphan"
@@ -322,6 +328,8 @@ class Material(db.Model):
     # How a staff-recorded item came (post, counter) and, for a paper item, what it is.
     arrived_by: Mapped[str] = mapped_column(sa.String(16), default="", server_default="")
     description: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    # Why the content is gone while the row (size, type, hash) stays: "retention" (cases/retention.py).
+    removed: Mapped[str] = mapped_column(sa.String(16), default="", server_default="")
 
     appeal: Mapped[Appeal] = relationship(back_populates="materials")
 
@@ -414,9 +422,24 @@ class Contact(db.Model):
     terms_carried_out: Mapped[bool | None]
     recorded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
     legacy_key: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    anonymised_at: Mapped[dt.datetime | None]  # cases/retention.py
 
     appeal: Mapped[Appeal | None] = relationship()
     operator: Mapped[Operator | None] = relationship()
+
+
+class RetentionRun(db.Model):
+    """One run of the retention job (the audit of it: how many rows it changed, never which data it removed)."""
+
+    __tablename__ = "retention_run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[dt.datetime | None]
+    dry_run: Mapped[bool] = mapped_column(default=False)
+    cutoff: Mapped[dt.datetime]
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    counts: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
 
 
 class EligibilityStop(db.Model):

@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
-from cases import alerts, bulletin, clock, codes, ratings, receipts, trends
+from cases import alerts, bulletin, clock, codes, ratings, receipts, retention, trends
 from cases.db import db
 from cases.models import Alert, Appeal, CaseEvent, Deadline, FilingReceipt, OutboxJob, User, WebhookEndpoint, utcnow
 from workflows import calendar, engine, lifecycle, notifications, outbox, queue, registry, webhooks
@@ -304,6 +304,12 @@ def purge_receipts() -> dict[str, int]:
     done = receipts.purge()
     db.session.commit()
     return done
+
+
+@REGISTRY.task("apply_retention")
+def apply_retention() -> dict[str, Any]:
+    """Anonymise the cases closed longer ago than RETENTION_YEARS, and old consultations (cases/retention.py)."""
+    return retention.run()
 
 
 @REGISTRY.task("sweep_outbox")

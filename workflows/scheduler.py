@@ -50,6 +50,7 @@ SCHEDULE = (
     Every("purge_consumer_sessions", seconds=600),
     Every("nightly_rollup", daily_at=dt.time(2, 0)),
     Every("scan_alerts", daily_at=dt.time(2, 30)),
+    Every("apply_retention", daily_at=dt.time(3, 0)),
 )
 
 
