@@ -73,8 +73,21 @@ def appeal_body(n: int, today: dt.date) -> dict:
     }
 
 
+def ensure_database(url: str) -> None:
+    """Create a PostgreSQL database named by the URL when it does not exist yet."""
+    import psycopg
+
+    target = sa.engine.make_url(url)
+    server = target.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(server, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (target.database,)).fetchone() is None:
+            conn.execute(f'CREATE DATABASE "{target.database}"')
+
+
 def make_app(url: str | None, folder: Path):
     """The app on a fresh schema with the reference data; rate limits off (the benchmark files fast)."""
+    if url and url.startswith("postgresql"):
+        ensure_database(url)
     os.environ["INSTANCE_PATH"] = str(folder / "instance")
     from app import create_app, permissions
     from app.extensions import db
