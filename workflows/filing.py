@@ -1,7 +1,7 @@
 """Filing a case: the one service the portal, the API and the staff's phone and visit intake share.
 
-File (case number, access code), submit through the lifecycle table (the decision clock starts), store the
-files that came with it. The caller has cleaned the fields with `intake.clean_appeal`
+File (case number, access code), submit through the lifecycle table (the decision clock starts), write the
+new case (`intake.write_new_case`), store the files that came with it. The caller has cleaned the fields with `intake.clean_appeal`
 and commits. `cases/` cannot hold it: submitting is a lifecycle action, and `cases` does not import
 `workflows`.
 """
@@ -38,6 +38,7 @@ def file_case(
         cleaned, prefix=current_app.config["CASE_PREFIX"], channel=channel, received_at=received_at
     )
     engine.perform(filed.appeal, "submit", role=role, actor=actor, at=filed.appeal.received_at)
+    intake.write_new_case(filed.appeal)
     source = "consumer" if actor is None else "staff"
     for f in real_files(files):
         materials.store_material(filed.appeal, f, source=source, uploaded_by=actor)
