@@ -17,7 +17,7 @@ from cases.models import CaseEvent, ConsumerSession, Notification, PhoneCode, ut
 from tests.conftest import REDIS_URL, needs_redis
 from tests.factories import make_appeal
 from tests.test_api_public import redis_app  # noqa: F401  (a second app with its limits in Redis)
-from tests.test_notifications import sms  # noqa: F401  (the real HTTP gateway fixture)
+from tests.test_notifications import sms, smtp  # noqa: F401  (a real HTTP SMS gateway, a real SMTP server)
 
 PHONE = "13800138000"
 OTHER = "13900139000"
@@ -331,3 +331,14 @@ def test_the_appellant_chooses_how_to_be_told_when_filing(app, client):
     assert bad.status_code == 422 and "notify_by" in bad.json["errors"]
     default = client.post("/api/v1/appeals", json=appeal_body())
     assert db.session.scalar(sa.select(Appeal.notify_by).where(Appeal.case_no == default.json["case_no"])) == "both"
+
+
+def test_messages_go_by_the_chosen_channels(app, sms, smtp):  # noqa: F811
+    by_email = make_appeal(state="accepted", notify_by="email")
+    by_sms = make_appeal(state="accepted", notify_by="sms", phone=OTHER)
+    email_but_no_address = make_appeal(state="accepted", notify_by="email", email="", phone="13600136000")
+    sms_to = [r["json"]["to"] for r in sms.received]
+    assert PHONE not in sms_to and OTHER in sms_to and "13600136000" in sms_to
+    mailed = [m.get_content() for m in smtp.messages]
+    assert len(mailed) == 1 and by_email.case_no in mailed[0]
+    assert by_sms.case_no not in "".join(mailed) and email_but_no_address.case_no not in "".join(mailed)
