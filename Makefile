@@ -51,6 +51,7 @@ bench: $(DEV_STAMP)
 	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null)
 	@rm -f artifacts/bench/results.jsonl
 	-$(BIN)/python scripts/bench_intake.py
+	-$(BIN)/python scripts/bench_api.py --url postgresql+psycopg://postgres@127.0.0.1:5432/bench_api
 	-$(BIN)/python scripts/bench_queues.py --reuse --appeals $(BENCH_APPEALS)
 	-$(BIN)/python scripts/bench_bulletin.py --reuse --appeals $(BENCH_APPEALS)
 	-$(BIN)/python scripts/bench_sign_in.py

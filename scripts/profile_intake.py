@@ -39,6 +39,7 @@ PARTS = (
     ("cases.intake", "next_case_no"),
     ("cases.tracking", "hash_access_code"),
     ("workflows.engine", "perform"),
+    ("cases.intake", "write_new_case"),
 )
 
 

@@ -233,3 +233,10 @@ def test_contact_text_is_cleaned_before_it_is_stored(client, supervisor):
     assert too_long.status_code == 422 and too_long.get_json()["errors"]["topic"] == [
         "内容过长：最多200个字，现在是201个字。"
     ]
+
+
+def test_a_405_names_the_allowed_methods(client):
+    resp = client.delete("/api/v1/health")
+    assert resp.status_code == 405 and "GET" in resp.headers["Allow"]
+    assert resp.get_json()["error"]
+    assert "POST" in client.get("/api/v1/appeals").headers["Allow"]

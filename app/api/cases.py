@@ -28,7 +28,7 @@ from app.api.spec import body, endpoint, query
 from app.errors import error_response
 from app.extensions import db
 from cases import followups, operator_view, pii, queues
-from cases.models import Appeal, Operator, Settlement, User, utcnow
+from cases.models import Appeal, Settlement, utcnow
 from workflows import engine, lifecycle
 
 
@@ -166,44 +166,11 @@ def case_detail_body(appeal: Appeal, for_operator: bool) -> dict[str, Any]:
 def cases_list():
     """List cases with the staff queues' filters and pages (an operator token: only the cases referred to it)."""
     args: CaseQuery = query()
-    errors: dict[str, list[str]] = {}
-    filters = queues.QueueFilters(
-        state=args.state,
-        category=args.category,
-        received_from=args.received_from,
-        received_to=args.received_to,
-        overdue=args.overdue,
-    )
-    operator_code = (args.operator or "").strip()
-    assignee = (args.assignee or "").strip()
-    q = (args.q or "").strip()
     page, per_page = args.page, args.per_page
-    if operator_code:
-        filters.operator_id = db.session.scalar(sa.select(Operator.id).where(Operator.code == operator_code))
-        if filters.operator_id is None:
-            errors["operator"] = [_("请选择有效的运营商。")]
-    if assignee == "none":
-        filters.unassigned = True
-    elif assignee:
-        filters.assignee_id = db.session.scalar(sa.select(User.id).where(User.username == assignee))
-        if filters.assignee_id is None and assignee.isdigit() and len(assignee) < 10:
-            filters.assignee_id = db.session.scalar(sa.select(User.id).where(User.id == int(assignee)))
-        if filters.assignee_id is None:
-            errors["assignee"] = [_("没有这个用户。")]
-    if errors:
-        return error_response(422, _("请检查填写的内容。"), errors)
-    where = queues.filter_conditions(filters)
+    where = queues.filter_conditions(args.filters())
     scope = _operator_scope()
     if scope is not None:
         where.append(operator_view.visible_to(scope))
-    if q:
-        where.append(
-            sa.or_(
-                Appeal.case_no.contains(q, autoescape=True),
-                Appeal.service_number.contains(q, autoescape=True),
-                Appeal.phone.contains(q, autoescape=True),
-            )
-        )
     select = sa.select(Appeal).where(*where).order_by(Appeal.received_at.desc(), Appeal.id.desc())
     result = queues.page_of(select, where, page, per_page, options=(selectinload(Appeal.deadlines),))
     facts = {**paging(page, per_page, result.total), "total_exact": result.total_exact}

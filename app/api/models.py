@@ -27,12 +27,13 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from app.extensions import db
-from cases import codes, contacts, followups, intake
-from cases.models import Appeal, Operator
+from cases import codes, contacts, followups, intake, queues
+from cases.models import Appeal, Operator, User
 from cases.validation import FieldError, clean_text
 from workflows import lifecycle
 
 MAX_PER_PAGE = 100
+MAX_RANGE_DAYS = 366 * 5  # the longest range of the statistics API
 PHONE_CHARS = set("0123456789+- ")
 
 
@@ -360,7 +361,7 @@ class WithdrawInput(ApiModel):
 
 
 class CaseQuery(PageQuery):
-    """The staff queues' filters (cases.queues) and a search."""
+    """The staff queues' filters (`cases.queues.QueueFilters`, the one place that defines them) and a search."""
 
     state: one_of(lifecycle.STATES) | None = None  # type: ignore[valid-type]
     operator: str | None = Field(None, max_length=32, description="operator code")
@@ -370,6 +371,45 @@ class CaseQuery(PageQuery):
     assignee: str | None = Field(None, max_length=64, description="username or user id; none = unassigned")
     overdue: bool | None = None
     q: str | None = Field(None, max_length=100, description="part of the case number, service number or phone")
+
+    _operator_id: int | None = PrivateAttr(None)
+    _assignee_id: int | None = PrivateAttr(None)
+
+    @classmethod
+    def rules(cls, raw: dict[str, Any], checked: CaseQuery | None) -> dict[str, list[str]]:
+        """The operator's code and the assignee must name an operator and a user."""
+        errors: dict[str, list[str]] = {}
+        code = (raw.get("operator") or "").strip() if isinstance(raw.get("operator"), str) else ""
+        if code:
+            operator_id = db.session.scalar(sa.select(Operator.id).where(Operator.code == code))
+            if operator_id is None:
+                errors["operator"] = [_("请选择有效的运营商。")]
+            elif checked is not None:
+                checked._operator_id = operator_id
+        assignee = (raw.get("assignee") or "").strip() if isinstance(raw.get("assignee"), str) else ""
+        if assignee and assignee != "none":
+            user_id = db.session.scalar(sa.select(User.id).where(User.username == assignee))
+            if user_id is None and assignee.isdigit() and len(assignee) < 10:
+                user_id = db.session.scalar(sa.select(User.id).where(User.id == int(assignee)))
+            if user_id is None:
+                errors["assignee"] = [_("没有这个用户。")]
+            elif checked is not None:
+                checked._assignee_id = user_id
+        return errors
+
+    def filters(self) -> queues.QueueFilters:
+        """The checked values as the queues' filters."""
+        return queues.QueueFilters(
+            state=self.state,
+            operator_id=self._operator_id,
+            category=self.category,
+            received_from=self.received_from,
+            received_to=self.received_to,
+            assignee_id=self._assignee_id,
+            unassigned=(self.assignee or "").strip() == "none",
+            overdue=self.overdue,
+            text=(self.q or "").strip() or None,
+        )
 
 
 class Deadline(Out):
@@ -645,12 +685,27 @@ class RollupQueued(Out):
 
 
 class RangeQuery(ApiModel):
-    """A date range, Asia/Shanghai, inclusive."""
+    """A date range, Asia/Shanghai, inclusive: within 2000-2100, `to` not before `from`, at most five years."""
 
     model_config = ConfigDict(populate_by_name=True)
 
     date_from: dt.date = Field(alias="from")
     date_to: dt.date = Field(alias="to")
+
+    @classmethod
+    def rules(cls, raw: dict[str, Any], checked: RangeQuery | None) -> dict[str, list[str]]:
+        """The range's own rules (once both dates are dates)."""
+        if checked is None:
+            return {}
+        errors: dict[str, list[str]] = {}
+        for name, day in (("from", checked.date_from), ("to", checked.date_to)):
+            if not dt.date(2000, 1, 1) <= day <= dt.date(2100, 12, 31):
+                errors[name] = [_("日期应在2000年至2100年之间。")]
+        if not errors and checked.date_to < checked.date_from:
+            errors["to"] = [_("截止日期不能早于起始日期。")]
+        if not errors and (checked.date_to - checked.date_from).days > MAX_RANGE_DAYS:
+            errors["to"] = [_("日期范围最长五年。")]
+        return errors
 
 
 class RangeFigures(Out):
