@@ -52,6 +52,7 @@ test: $(DEV_STAMP) $(S3_STAMP) translations node_modules/axe-core/axe.min.js
 # 2. staff queues and search on a generated history of BENCH_APPEALS appeals (database bench_history);
 # 3. the bulletin's import and rollup on the same generated history (same size and seed) in its own database
 #    (bench_bulletin), because the import adds records that would change the queues of the next run.
+# 4. phone sign-in: the same time for a number with appeals and one without (database bench_sign_in).
 # Each history is generated once (about 10 minutes for a million appeals) and kept for later runs.
 BENCH_APPEALS ?= 1000000
 bench: $(DEV_STAMP)
@@ -61,6 +62,7 @@ bench: $(DEV_STAMP)
 	-$(BIN)/python scripts/bench_api.py --url postgresql+psycopg://postgres@127.0.0.1:5432/bench_api
 	-$(BIN)/python scripts/bench_queues.py --reuse --appeals $(BENCH_APPEALS)
 	-$(BIN)/python scripts/bench_bulletin.py --reuse --appeals $(BENCH_APPEALS)
+	-$(BIN)/python scripts/bench_sign_in.py
 	$(BIN)/python scripts/bench_results.py
 
 lint: $(DEV_STAMP)

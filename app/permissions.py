@@ -11,6 +11,9 @@ from __future__ import annotations
 from cases.states import ADMIN, CASEWORK, CLERK, MEDIATOR, OPERATOR, STAFF, SUPERVISOR, SUPERVISORS
 
 PUBLIC = "public"  # anyone, signed in or not (consumer routes check the access code themselves)
+# A consumer with a verified phone: the view checks the consumer's own bearer token (cases.consumers) and answers
+# 401 without one; a staff sign-in or staff token gives no access.
+CONSUMER = "consumer"
 ADMINS = frozenset({ADMIN})
 OPERATORS = frozenset({OPERATOR})
 SIGNED_IN = STAFF | OPERATORS
@@ -149,6 +152,12 @@ ROUTES: dict[str, frozenset[str] | str] = {
     "api.public_appeal": PUBLIC,
     "api.public_add_material": PUBLIC,
     "api.public_withdraw": PUBLIC,
+    "api.public_rate": PUBLIC,
+    # the consumer's phone sign-in: asking for a code and trading it for a consumer token are open to anyone
+    "api.consumer_verification": PUBLIC,
+    "api.consumer_sessions": PUBLIC,
+    "api.consumer_appeals": CONSUMER,
+    "api.consumer_new_access_code": CONSUMER,
 }
 
 

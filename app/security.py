@@ -67,7 +67,7 @@ def _enforce() -> None:
     if g.get("database_down"):
         abort(503)
     allowed = permissions.roles_for(endpoint)
-    if allowed == permissions.PUBLIC:
+    if allowed in (permissions.PUBLIC, permissions.CONSUMER):  # CONSUMER: the view checks the consumer's token
         return
     if allowed is None:
         abort(403)

@@ -245,3 +245,11 @@ def messages_of(appeal: Appeal) -> list[Notification]:
             .order_by(Notification.created_at.desc(), Notification.id.desc())
         )
     )
+
+
+def notify_channels(appeal: Appeal) -> tuple[bool, bool]:
+    """(by SMS, by e-mail) as the appellant chose (`notify_by`): e-mail only with an address; SMS unless e-mail
+    alone was chosen and can be used."""
+    by_email = bool(appeal.email) and appeal.notify_by in ("email", "both")
+    by_sms = bool(appeal.phone) and (appeal.notify_by != "email" or not by_email)
+    return by_sms, by_email

@@ -71,8 +71,12 @@ FIELDS = (
     "operator_ticket_no",
     "request",
     "facts",
+    "notify_by",
     "pledge",
 )
+# How the appellant wants to be told of the case (Appeal.notify_by); e-mail needs an address.
+NOTIFY_BY = ("sms", "email", "both")
+DEFAULT_NOTIFY_BY = "both"  # SMS, and e-mail when an address is given
 
 
 class IntakeErrors(Exception):
@@ -94,6 +98,17 @@ class Filed:
 
 def _required() -> str:
     return _("此项为必填项。")
+
+
+def _notify_by(value: Any, email: Any) -> str:
+    """sms, email or both (the default when not given); e-mail alone needs an address."""
+    if value in (None, ""):
+        return DEFAULT_NOTIFY_BY
+    if value not in NOTIFY_BY:
+        raise FieldError(_("请选择通知方式：短信、电子邮件或两者。"))
+    if value == "email" and not email:
+        raise FieldError(_("选择电子邮件通知时，请填写电子邮箱。"))
+    return value
 
 
 def clean_appeal(raw: Mapping[str, Any], today: dt.date) -> dict[str, Any]:
@@ -122,6 +137,7 @@ def clean_appeal(raw: Mapping[str, Any], today: dt.date) -> dict[str, Any]:
     if out.get("email"):
         run("email", lambda: check_email(out["email"]))
 
+    run("notify_by", lambda: _notify_by(raw.get("notify_by"), out.get("email")))
     run("operator", lambda: _operator(raw.get("operator")))
     run("service_type", lambda: _choice(raw.get("service_type"), codes.SERVICE_TYPES))
     run("category", lambda: _choice(raw.get("category"), codes.CATEGORIES))
@@ -208,6 +224,7 @@ def file_appeal(
         operator_ticket_no=cleaned.get("operator_ticket_no") or "",
         request=cleaned["request"],
         facts=cleaned["facts"],
+        notify_by=cleaned.get("notify_by") or DEFAULT_NOTIFY_BY,
         received_at=received_at,
     )
     db.session.add(appeal)

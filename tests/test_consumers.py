@@ -17,7 +17,7 @@ from cases.models import CaseEvent, ConsumerSession, Notification, PhoneCode, ut
 from tests.conftest import REDIS_URL, needs_redis
 from tests.factories import make_appeal
 from tests.test_api_public import redis_app  # noqa: F401  (a second app with its limits in Redis)
-from tests.test_notifications import sms  # noqa: F401  (the real HTTP gateway fixture)
+from tests.test_notifications import sms, smtp  # noqa: F401  (a real HTTP SMS gateway, a real SMTP server)
 
 PHONE = "13800138000"
 OTHER = "13900139000"
@@ -304,3 +304,41 @@ def test_the_staff_timeline_names_what_the_appellant_did_after_signing_in(app, c
     html = client.get(f"/staff/cases/{appeal.case_no}").get_data(as_text=True)
     assert "申诉人验证手机号后查看" in html and "换发查询码" in html and "申诉人满意度评价" in html
     assert "途径" in html and "网站" in html and "5（满分5）" in html
+
+
+def test_the_appellant_chooses_how_to_be_told_when_filing(app, client):
+    from tests.test_api_public import appeal_body
+    from tests.test_public_portal import form_data, pass_the_check
+
+    pass_the_check(client)
+    form = client.get("/appeal/new").get_data(as_text=True)
+    assert 'name="notify_by"' in form and "办理进度通知方式" in form
+    refused = client.post(
+        "/appeal/new", data=form_data(notify_by="email", email=""), content_type="multipart/form-data"
+    )
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "选择电子邮件通知时，请填写电子邮箱" in html
+    assert 'value="email" checked' in html  # what was chosen is kept
+    filed = client.post("/appeal/new", data=form_data(notify_by="sms"), content_type="multipart/form-data")
+    assert filed.status_code == 302
+    from cases.models import Appeal
+
+    assert db.session.scalar(sa.select(Appeal.notify_by)) == "sms"
+    by_api = client.post("/api/v1/appeals", json=appeal_body(notify_by="email", email="a@example.com"))
+    assert by_api.status_code == 201
+    assert db.session.scalar(sa.select(Appeal.notify_by).where(Appeal.case_no == by_api.json["case_no"])) == "email"
+    bad = client.post("/api/v1/appeals", json=appeal_body(notify_by="fax"))
+    assert bad.status_code == 422 and "notify_by" in bad.json["errors"]
+    default = client.post("/api/v1/appeals", json=appeal_body())
+    assert db.session.scalar(sa.select(Appeal.notify_by).where(Appeal.case_no == default.json["case_no"])) == "both"
+
+
+def test_messages_go_by_the_chosen_channels(app, sms, smtp):  # noqa: F811
+    by_email = make_appeal(state="accepted", notify_by="email")
+    by_sms = make_appeal(state="accepted", notify_by="sms", phone=OTHER)
+    email_but_no_address = make_appeal(state="accepted", notify_by="email", email="", phone="13600136000")
+    sms_to = [r["json"]["to"] for r in sms.received]
+    assert PHONE not in sms_to and OTHER in sms_to and "13600136000" in sms_to
+    mailed = [m.get_content() for m in smtp.messages]
+    assert len(mailed) == 1 and by_email.case_no in mailed[0]
+    assert by_sms.case_no not in "".join(mailed) and email_but_no_address.case_no not in "".join(mailed)

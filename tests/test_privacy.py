@@ -165,6 +165,21 @@ def test_a_whole_journey_with_failures_logs_no_phone_id_number_email_or_access_c
         assert client.get(f"/my/cases/{case_no}").status_code == 302
         reissued = client.post(f"/my/cases/{case_no}/access-code").get_data(as_text=True)
         new_code = re.search(r'id="access-code"[^>]*>([^<]+)<', reissued).group(1).replace(" ", "")
+        # and through the API: a code by SMS, a wrong one, the token, the case with it
+        from app.extensions import limiter
+
+        limiter.reset()  # past the number's one-a-minute limit
+        assert client.post("/api/v1/consumer/verification", json={"phone": PHONE}).status_code == 202
+        bad = client.post("/api/v1/consumer/sessions", json={"phone": PHONE, "code": "000000"})
+        assert bad.status_code in (201, 401)
+        kept = db.session.scalar(
+            sa.select(Notification.body)
+            .where(Notification.event_key.like("phone-code-%"))
+            .order_by(Notification.id.desc())
+        )
+        api_code = re.search(r"验证码是(\d{6})", kept).group(1)
+        token = client.post("/api/v1/consumer/sessions", json={"phone": PHONE, "code": api_code}).get_json()["token"]
+        assert client.get(f"/api/v1/appeals/{case_no}", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     finally:
         app.config["SMS_DEV_BACKEND"] = False
 
@@ -174,7 +189,7 @@ def test_a_whole_journey_with_failures_logs_no_phone_id_number_email_or_access_c
     leaks = [
         (r.name, r.levelname, secret)
         for r in records
-        for secret in (PHONE, ID_NUMBER, EMAIL, code, sign_in_code, new_code)
+        for secret in (PHONE, ID_NUMBER, EMAIL, code, sign_in_code, new_code, api_code, token)
         if secret in r.getMessage() or secret in (logging.Formatter().formatException(r.exc_info) if r.exc_info else "")
     ]
     assert leaks == []

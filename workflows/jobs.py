@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
-from cases import alerts, bulletin, clock, codes, ratings, receipts, retention, trends
+from cases import alerts, bulletin, clock, codes, consumers, ratings, receipts, retention, trends
 from cases.db import db
 from cases.models import Alert, Appeal, CaseEvent, Deadline, FilingReceipt, OutboxJob, User, WebhookEndpoint, utcnow
 from workflows import calendar, engine, lifecycle, notifications, outbox, queue, registry, webhooks
@@ -69,8 +69,8 @@ def _to_appellant(appeal: Appeal, key: str, suffix: str, subject: str, text: str
     """The same text to the appellant by SMS and/or e-mail as they chose (`notify_by`; SMS when e-mail was chosen
     but no address given), keys `<key>-sms<suffix>`, `<key>-email<suffix>`."""
     out = []
-    by_email = bool(appeal.email) and appeal.notify_by in ("email", "both")
-    if appeal.phone and (appeal.notify_by != "email" or not by_email):
+    by_sms, by_email = consumers.notify_channels(appeal)
+    if by_sms:
         out.append(Message(f"{key}-sms{suffix}", SMS, appeal.phone, subject, text, appeal.id, secret))
     if by_email:
         out.append(Message(f"{key}-email{suffix}", EMAIL, appeal.email, subject, text, appeal.id, secret))

@@ -27,7 +27,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from app.extensions import db
-from cases import codes, contacts, followups, queues
+from cases import codes, contacts, followups, intake, queues
 from cases.models import Appeal, Operator, User
 from cases.validation import FieldError, clean_text
 from workflows import lifecycle
@@ -241,6 +241,11 @@ class AppealInput(ApiModel):
     address: Text = Field(json_schema_extra={"maxLength": 200})
     postcode: Text = Field(description="6 digits")
     email: Text | None = None
+    notify_by: Text | None = Field(
+        None,
+        json_schema_extra={"enum": [*intake.NOTIFY_BY, None]},
+        description="How to be told of the case: sms, email (needs `email`) or both (the default)",
+    )
     operator: Text = Field(description="Operator code from GET /operators")
     service_type: Text = Field(json_schema_extra={"enum": list(codes.SERVICE_TYPES)})
     service_number: Text = Field(json_schema_extra={"maxLength": 40})

@@ -13,7 +13,7 @@ from typing import Any
 from flask import current_app, g, request, url_for
 from flask_babel import gettext as _
 
-from app.api import bp
+from app.api import bp, consumer
 from app.api.models import (
     AccessCode,
     AppealInput,
@@ -59,8 +59,12 @@ def _lang() -> str:
 
 
 def _locate(case_no: str, **_: Any):
-    """Find the case by its number and access code before anything else (the `first` step of a declaration)."""
-    appeal = tracking.find_case(case_no, request.headers.get("X-Access-Code", ""))
+    """Find the case by its number and access code, or by the bearer token of the verified phone it was filed with,
+    before anything else (the `first` step of a declaration); each way a miss is the same 404."""
+    if "X-Access-Code" not in request.headers and request.headers.get("Authorization", "").startswith("Bearer "):
+        appeal = consumer.locate_by_token(case_no)
+    else:
+        appeal = tracking.find_case(case_no, request.headers.get("X-Access-Code", ""))
     if appeal is None:
         limits.mark_failed_lookup()
         return _not_found()
@@ -114,14 +118,22 @@ def public_categories():
 
 @bp.route("/appeals", methods=["POST"])
 @limits.filing_limit
-@endpoint(body=AppealInput, ok={201: AppealReceipt}, errors=(429,), tags=("public",))
+@endpoint(body=AppealInput, ok={201: AppealReceipt}, errors=(401, 429), tags=("public",))
 def public_file_appeal():
-    """File an appeal (with the eligibility answers); 201 with the case number and the access code, shown once."""
+    """File an appeal (with the eligibility answers); 201 with the case number and the access code, shown once.
+    With a consumer bearer token the appeal's phone is the verified one; when phone verification is required
+    (REQUIRE_PHONE_VERIFICATION) filing without one answers 401."""
     filed_in: AppealInput = body()
+    verified = _verified_filer()
+    if isinstance(verified, tuple):
+        return verified
     today = casefile.today_local()
     answers = eligibility.Answers(**filed_in.eligibility.model_dump())
+    raw = filed_in.model_dump(exclude={"eligibility"})
+    if verified is not None:
+        raw["phone"] = verified
     try:
-        cleaned = intake.clean_appeal(filed_in.model_dump(exclude={"eligibility"}), today)
+        cleaned = intake.clean_appeal(raw, today)
     except intake.IntakeErrors as exc:
         return error_response(422, _("请检查填写的内容。"), exc.errors)
     try:
@@ -150,6 +162,21 @@ def public_file_appeal():
     db.session.commit()
     headers = {"Location": url_for("api.public_appeal", case_no=answer["case_no"]), "Cache-Control": "no-store"}
     return answer, 201, headers
+
+
+def _verified_filer() -> str | None | tuple:
+    """The verified phone of a consumer bearer token; None without one (when not required); a 401 answer for a
+    token that is not (or no longer) valid, or for none when verification is required."""
+    sent = request.headers.get("Authorization", "").startswith("Bearer ")
+    phone = consumer.bearer_phone() if sent else None
+    if phone is None and (sent or current_app.config.get("REQUIRE_PHONE_VERIFICATION")):
+        return error_response(
+            401,
+            _(
+                "提交申诉需要先验证手机号码：POST /api/v1/consumer/verification（purpose 为 file），再用短信验证码 POST /api/v1/consumer/sessions，带上得到的 token（Authorization: Bearer）提交。"
+            ),
+        )
+    return phone
 
 
 @bp.route("/appeals/<case_no>")
@@ -232,3 +259,19 @@ def public_withdraw(case_no: str):
     casefile.withdraw(appeal, reason)
     db.session.commit()
     return _jsonable(casefile.case_view(appeal, _lang())), 200
+
+
+@bp.route("/appeals/<case_no>/rating", methods=["POST"])
+@limits.lookup_limit
+@endpoint(
+    headers=AccessCode,
+    body=consumer.RatingInput,
+    ok={201: consumer.RatingOut},
+    errors=(404, 409, 429),
+    auth="code",
+    first=_locate,
+    tags=("public",),
+)
+def public_rate(case_no: str):
+    """满意度评价 of a case that ended (办结), once: 1–5 and an optional comment; 409 before it ends or when rated."""
+    return consumer.rating_answer(g.appeal, body())

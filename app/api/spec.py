@@ -70,7 +70,8 @@ STATUS_TEXT = {
     507: "The server's storage is full; nothing was stored",
 }
 
-SECURITY = {"public": [], "bearer": {"bearer": []}, "code": {"accessCode": []}}
+# "code": the consumer's X-Access-Code, or instead the bearer token of a verified phone (app/api/consumer.py).
+SECURITY = {"public": [], "bearer": {"bearer": []}, "code": [{"accessCode": []}, {"bearer": []}]}
 
 
 def _messages(exc: ValidationError, model: type[BaseModel] | None) -> dict[str, list[str]]:

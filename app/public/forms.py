@@ -102,6 +102,12 @@ class AppealForm(FlaskForm):
     address = StringField(_l("联系地址"), render_kw={"autocomplete": "street-address"})
     postcode = StringField(_l("邮政编码"), render_kw={"inputmode": "numeric", "autocomplete": "postal-code"})
     email = StringField(_l("电子邮箱（选填）"), render_kw={"type": "email", "autocomplete": "email"})
+    notify_by = RadioField(
+        _l("办理进度通知方式"),
+        choices=[("both", _l("短信和电子邮件")), ("sms", _l("短信")), ("email", _l("电子邮件"))],
+        default=intake.DEFAULT_NOTIFY_BY,
+        validate_choice=False,
+    )
     operator = SelectField(_l("被申诉的运营商"), validate_choice=False)
     service_type = SelectField(_l("业务类型"), validate_choice=False)
     service_number = StringField(_l("涉及的号码（手机号、固话号或宽带账号）"))

@@ -193,6 +193,7 @@ def receipt():
         "materials": sum(1 for m in appeal.materials if m.source == "consumer"),
         "phone": appeal.phone,
         "email": appeal.email,
+        "by": consumers.notify_channels(appeal),  # (SMS, e-mail), as the receipt job sends it
         "until": receipts.receipt_until(record),
     }
     page = render_template("public/receipt.html", receipt=data, decision_due=decision.due_at if decision else None)

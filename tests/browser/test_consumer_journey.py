@@ -116,3 +116,40 @@ def test_lost_code_to_phone_sign_in_my_appeals_a_material_and_a_rating(browser, 
     no_violations(page, "new access code")
     assert_fits(page)
     screenshot(page, f"my-new-code-{width}")
+
+
+def test_the_satisfaction_page_and_the_development_sms_notice_for_staff(browser, live_server, dev_sms):
+    """A supervisor reads 满意度 (a rated case in it) and an admin the notifications kept by the development SMS
+    backend, under its notice; axe finds nothing serious or critical on either."""
+    from tests.conftest import PASSWORD
+
+    phone = "13612340001"
+    _open, closed = _cases(live_server, phone)
+
+    def rate() -> None:
+        from app.extensions import db
+        from cases import ratings
+        from cases.models import Appeal
+
+        appeal = db.session.query(Appeal).filter_by(case_no=closed).one()
+        ratings.rate(appeal, 5, "很好")
+        db.session.commit()
+
+    in_app(live_server, rate)
+    for username, path, shot, expected in (
+        ("b_supervisor", "/staff/statistics/satisfaction", "staff-satisfaction", "满意率"),
+        ("b_admin", "/staff/admin/notifications", "admin-notifications", "开发设置"),
+    ):
+        context = browser.new_context(locale="zh-CN", viewport={"width": 1366, "height": 900}, bypass_csp=True)
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        page.goto(live_server.url + "/auth/login")
+        page.get_by_label("用户名").fill(username)
+        page.get_by_label("密码").fill(PASSWORD)
+        with page.expect_navigation():
+            page.get_by_role("button", name="登录").click()
+        page.goto(live_server.url + path)
+        assert expected in page.inner_text("main")
+        no_violations(page, path)
+        screenshot(page, f"{shot}-1366")
+        context.close()
