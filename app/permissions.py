@@ -79,6 +79,8 @@ ROUTES: dict[str, frozenset[str] | str] = {
     "operator.case_detail": OPERATORS,
     "operator.reveal_phone": OPERATORS,
     "operator.reply": OPERATORS,
+    "operator.sign_referral": OPERATORS,
+    "operator.confirm_instruction": OPERATORS,
     "operator.propose_settlement": OPERATORS,
     "operator.terms_done": OPERATORS,
     "operator.material_download": OPERATORS,

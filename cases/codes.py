@@ -126,6 +126,24 @@ ACTIONS = _table(
     ("terms_done", "企业报告已履行", "Operator reported the terms carried out"),
     ("report_terms_not_done", "申诉人反映企业未履行", "Appellant reported the terms not carried out"),
     ("forward_reply", "转达企业答复", "Operator's reply forwarded to the appellant"),
+    ("sign_referral", "企业签收", "Operator signed for the referral"),
+    ("confirm_instruction", "企业确认指令", "Operator confirmed an instruction"),
+    ("mark_urgent", "标记为紧急", "Marked urgent"),
+)
+
+# The standard instructions a referral can carry; the operator confirms each within a working day.
+INSTRUCTIONS = _table(
+    ("hold_collection", "暂停催缴/停机", "Hold collection and do not suspend the service while the appeal is open"),
+    ("restore_service", "恢复服务", "Restore the service now"),
+    ("keep_records", "保留通话/账单记录", "Keep the call and billing records"),
+)
+
+# Why a case is urgent (shorter clocks, first in every queue).
+URGENT_REASONS = _table(
+    ("service_cut_off", "服务已被中断", "Service cut off"),
+    ("elderly_disabled", "老年或残疾申诉人", "Elderly or disabled appellant"),
+    ("medical", "医疗需要", "Medical need"),
+    ("fraud_loss", "诈骗损失正在发生", "Fraud loss in progress"),
 )
 
 ALL = {
@@ -137,6 +155,8 @@ ALL = {
     "contact_channel": CONTACT_CHANNELS,
     "intake_channel": INTAKE_CHANNELS,
     "action": ACTIONS,
+    "instruction": INSTRUCTIONS,
+    "urgent_reason": URGENT_REASONS,
 }
 
 

@@ -123,11 +123,17 @@ def test_the_scheduler_queues_each_periodic_task_once_per_slot(redis_app):
     """Two ticks in the same minute queue the sweeps once; the nightly rollup waits for 02:00 Asia/Shanghai."""
     at = dt.datetime(2026, 11, 28, 17, 30)  # 01:30 in Shanghai
     seen: dict[str, str] = {}
-    assert scheduler.tick(redis_app, at, seen) == ["sweep_outbox", "sweep_deadlines", "purge_receipts"]
+    assert scheduler.tick(redis_app, at, seen) == [
+        "sweep_outbox",
+        "retry_webhooks",
+        "sweep_deadlines",
+        "purge_receipts",
+    ]
     assert scheduler.tick(redis_app, at, {}) == []  # a second scheduler: the slots are taken
     later = at + dt.timedelta(minutes=31)
     assert scheduler.tick(redis_app, later, seen) == [
         "sweep_outbox",
+        "retry_webhooks",
         "sweep_deadlines",
         "purge_receipts",
         "nightly_rollup",

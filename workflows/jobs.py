@@ -244,7 +244,7 @@ def sweep_deadlines(now: dt.datetime | None = None) -> dict[str, int]:
         for deadline_id in ids:
             outbox.record("notify_overdue", {"deadline_id": deadline_id}, dedupe_key=f"overdue-{deadline_id}")
         for deadline_id, appeal_id, kind in overdue:
-            if kind == "operator_reply":
+            if kind in ("operator_reply", "instruction"):  # the reply, or an instruction not confirmed in time
                 webhooks.emit(db.session.get(Appeal, appeal_id), "referral.overdue", f"overdue-{deadline_id}")
     due_soon = list(
         db.session.scalars(
