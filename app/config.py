@@ -69,6 +69,8 @@ def from_environment(instance_path: str) -> dict:
         # Werkzeug refuses a bigger body before reading it; one request carries at most one appeal's files.
         "MAX_CONTENT_LENGTH": max_appeal + MB,
         "MAX_FORM_MEMORY_SIZE": 2 * MB,
+        # The cap of every JSON body of /api/v1, enforced while reading (app/api/body.py).
+        "API_JSON_MAX_BYTES": _int("API_JSON_MAX_BYTES", 256 * 1024),
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
         # Redis down must not turn every rate-limited page into a 500: limits fall back to this process's memory.

@@ -83,7 +83,12 @@ def init_app(app: Flask) -> None:
         message = None
         if exc.code in (400, 409, 413, 415, 422) and exc.description and getattr(exc, "user_message", False):
             message = exc.description
-        return error_response(exc.code or 500, message)
+        answer = error_response(exc.code or 500, message)
+        if exc.code == 405 and getattr(exc, "valid_methods", None):  # a 405 names what is allowed (RFC 9110)
+            resp = make_response(answer)
+            resp.headers["Allow"] = ", ".join(exc.valid_methods)
+            return resp
+        return answer
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError):

@@ -22,10 +22,12 @@ def translation_directories() -> str:
 
 
 def select_locale() -> str:
-    """zh unless the visitor chose English (cookie, or ?lang= on this request)."""
+    """zh unless the visitor chose English (cookie, or ?lang= on this request; an API client also by Accept-Language)."""
     if not has_request_context():
         return "zh"
     choice = request.args.get("lang") or request.cookies.get(LANG_COOKIE)
+    if choice is None and request.path.startswith("/api/"):
+        choice = request.accept_languages.best_match(["zh", "en"])
     return "en" if choice == "en" else "zh"
 
 

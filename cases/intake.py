@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import functools
 import re
 import time
 from collections.abc import Mapping
@@ -19,10 +18,9 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
-from psycopg.types.json import Jsonb
 from sqlalchemy.orm import make_transient_to_detached
 
-from cases import codes, eligibility, rows, tracking
+from cases import codes, eligibility, tracking
 from cases.db import db
 from cases.models import Appeal, Operator, utcnow
 from cases.numbering import next_case_no
@@ -212,83 +210,3 @@ def file_appeal(
     )
     db.session.add(appeal)
     return Filed(appeal=appeal, access_code=code)
-
-
-def write_new_case(appeal: Appeal) -> None:
-    """Write a new case, its audit events and its clocks with one INSERT statement (PostgreSQL).
-
-    The ORM flush would send one INSERT per table and spend more CPU on its bookkeeping than the database
-    spends on the rows. The objects then stay in the session as if flushed: persistent, with their ids.
-    Elsewhere (SQLite) the flush at commit writes them as usual. Call it after `engine.perform(..., "submit")`.
-    """
-    if db.engine.dialect.name != "postgresql":
-        return
-    children = [*appeal.events, *appeal.deadlines]
-    if appeal.id is not None or any(obj.id is not None for obj in children):
-        return  # already flushed: the ORM owns it
-    if appeal.materials or appeal.referrals or appeal.settlements:
-        raise ValueError("write_new_case writes an appeal, its events and deadlines only")
-    objects = [appeal, *children]
-    values = [rows.column_values(obj) for obj in objects]
-    # NULLs are left to the columns' own default, so the statement has few enough parameters (and is short
-    # enough) for psycopg to cache its parsing and prepare it on the server.
-    named = tuple(
-        (type(obj), tuple(key for key, _column in _new_case_columns(type(obj)) if obj_values[key] is not None))
-        for obj, obj_values in zip(objects, values, strict=True)
-    )
-    params: dict[str, Any] = {}
-    for n, (model, keys) in enumerate(named):
-        json_keys = _json_columns(model)
-        for i, key in enumerate(keys):
-            value = values[n][key]
-            params[f"p{n}_{i}"] = Jsonb(value) if key in json_keys else value
-    ids = db.session.connection().exec_driver_sql(_new_case_sql(named), params).one()
-    if not all(obj in db.session for obj in objects):
-        db.session.add(appeal)  # pending with its events and clocks (cascade), as the flush would find them
-    for obj, obj_values, new_id in zip(objects, values, ids, strict=True):
-        # Straight into the instance's state: the hand-over below marks everything as loaded, unchanged.
-        state = obj.__dict__
-        for key, value in obj_values.items():
-            state.setdefault(key, value)
-        state["id"] = new_id
-        if obj is not appeal:
-            state["appeal_id"] = ids[0]
-    # What the flush does with the objects it has written: pending -> persistent, in the identity map, with
-    # nothing left to write (a rollback of the transaction expunges them again, as after a flush).
-    db.session()._register_persistent({sa.inspect(obj) for obj in objects})
-
-
-@functools.cache
-def _new_case_columns(model: type) -> list[tuple[str, sa.Column]]:
-    """(attribute, column) of what a new row names: not the id (a sequence's) nor the appeal's (the INSERT's)."""
-    return [
-        (attr.key, attr.columns[0])
-        for attr in sa.inspect(model).column_attrs
-        if not attr.columns[0].primary_key and attr.columns[0].name != "appeal_id"
-    ]
-
-
-@functools.cache
-def _json_columns(model: type) -> frozenset[str]:
-    """The attributes of a new row whose column is JSON (sent to psycopg wrapped as Jsonb)."""
-    return frozenset(key for key, column in _new_case_columns(model) if isinstance(column.type, sa.JSON))
-
-
-@functools.lru_cache(maxsize=32)
-def _new_case_sql(named: tuple[tuple[type, tuple[str, ...]], ...]) -> str:
-    """WITH c0 AS (INSERT the appeal RETURNING id), c1 AS (INSERT a child RETURNING id), ... SELECT the ids.
-
-    `named` gives, for the appeal and then each child, its model and the attributes the statement sets.
-    """
-    parts = []
-    for n, (model, keys) in enumerate(named):
-        columns = dict(_new_case_columns(model))
-        names = [columns[key].name for key in keys]
-        params = [f"%(p{n}_{i})s" for i in range(len(keys))]
-        if n:  # a child of the appeal
-            names, params = ["appeal_id", *names], ["(SELECT id FROM c0)", *params]
-        parts.append(
-            f"c{n} AS (INSERT INTO {model.__table__.name} ({', '.join(names)}) VALUES ({', '.join(params)}) "
-            "RETURNING id)"
-        )
-    return f"WITH {', '.join(parts)} SELECT {', '.join(f'(SELECT id FROM c{n})' for n in range(len(named)))}"

@@ -36,6 +36,7 @@ class QueueFilters:
     assignee_id: int | None = None
     unassigned: bool = False
     overdue: bool | None = None
+    text: str | None = None  # part of the case number, service number or phone (the API's `q`)
 
 
 def queue_states(name: str) -> tuple[str, ...]:
@@ -91,6 +92,14 @@ def filter_conditions(f: QueueFilters, now: dt.datetime | None = None) -> list[s
         where.append(sa.and_(Appeal.status.in_(OPEN_STATES), overdue_condition(now)))
     elif f.overdue is False:
         where.append(sa.not_(sa.and_(Appeal.status.in_(OPEN_STATES), overdue_condition(now))))
+    if f.text:
+        where.append(
+            sa.or_(
+                Appeal.case_no.contains(f.text, autoescape=True),
+                Appeal.service_number.contains(f.text, autoescape=True),
+                Appeal.phone.contains(f.text, autoescape=True),
+            )
+        )
     return where
 
 

@@ -39,7 +39,6 @@ PARTS = (
     ("cases.intake", "next_case_no"),
     ("cases.tracking", "hash_access_code"),
     ("workflows.engine", "perform"),
-    ("cases.intake", "write_new_case"),
 )
 
 

@@ -1,4 +1,4 @@
-"""How intake writes a new case: one INSERT statement on PostgreSQL, the same rows as the ORM; operators kept a minute."""
+"""How intake writes a new case: the ORM flush, used on without reloading; operators kept a minute."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import datetime as dt
 import io
 import time
 
-import pytest
 import sqlalchemy as sa
 from werkzeug.datastructures import FileStorage
 
@@ -14,7 +13,6 @@ from app.extensions import db
 from app.public import casefile
 from cases import intake
 from cases.models import Appeal, CaseEvent, Deadline, Operator
-from tests.conftest import on_postgres
 from tests.test_api_public import appeal_body
 from tests.test_validation import valid_fields
 from workflows import engine
@@ -39,30 +37,24 @@ def _stored(case_no: str) -> dict:
     }
 
 
-def _file(write: bool) -> intake.Filed:
+def _file() -> intake.Filed:
     cleaned = intake.clean_appeal(valid_fields(), TODAY)
     filed = intake.file_appeal(cleaned, prefix="JL", received_at=RECEIVED)
     engine.perform(filed.appeal, "submit", role="consumer", at=RECEIVED)
-    if write:
-        intake.write_new_case(filed.appeal)
     return filed
 
 
-def test_a_new_case_is_stored_exactly_as_the_orm_flush_stores_it(app):
-    written = _file(write=True)
-    if on_postgres:  # written already, with its ids; nothing left for the flush
-        assert written.appeal.id is not None and sa.inspect(written.appeal).persistent
-        assert all(sa.inspect(obj).persistent for obj in [*written.appeal.events, *written.appeal.deadlines])
-        assert not db.session.new and not db.session.dirty
+def test_a_new_case_is_written_by_the_orm_flush_with_its_event_and_clocks(app):
+    """No hand-made INSERT: the ORM's flush (insertmanyvalues, RETURNING) writes the case (issue 10)."""
+    assert not hasattr(intake, "write_new_case")
+    filed = _file()
+    assert filed.appeal in db.session.new
     db.session.commit()
-    flushed = _file(write=False)
-    db.session.commit()
-    assert written.appeal.id != flushed.appeal.id
-    ours, orms = _stored(written.appeal.case_no), _stored(flushed.appeal.case_no)
-    assert ours == orms
-    assert [e["action"] for e in ours["events"]] == ["submit"]
-    assert sorted(d["kind"] for d in ours["deadlines"]) == ["consumer_reply", "decision"]
-    assert ours["appeal"][0]["version"] == 1 and ours["appeal"][0]["status"] == "received"
+    stored = _stored(filed.appeal.case_no)
+    assert [e["action"] for e in stored["events"]] == ["submit"]
+    assert sorted(d["kind"] for d in stored["deadlines"]) == ["consumer_reply", "decision"]
+    assert stored["appeal"][0]["version"] == 1 and stored["appeal"][0]["status"] == "received"
+    assert stored["appeal"][0]["complainant_name"] == valid_fields()["complainant_name"]
 
 
 def test_the_written_case_is_used_on_in_its_transaction_without_reloading(app):
@@ -88,18 +80,6 @@ def test_the_written_case_is_used_on_in_its_transaction_without_reloading(app):
     appeal = db.session.scalar(sa.select(Appeal).where(Appeal.case_no == filed.appeal.case_no))
     assert [m.original_name for m in appeal.materials] == ["bill.pdf"]
     assert [e.action for e in appeal.events] == ["submit"] and len(appeal.deadlines) == 2
-
-
-@pytest.mark.skipif(not on_postgres, reason="the single INSERT is PostgreSQL's; SQLite keeps the ORM flush")
-def test_the_written_case_is_in_the_session_as_after_a_flush_and_leaves_it_on_rollback(app):
-    filed = _file(write=True)
-    objects = [filed.appeal, *filed.appeal.events, *filed.appeal.deadlines]
-    assert all(sa.inspect(obj).persistent for obj in objects)
-    assert not db.session.new and not db.session.dirty  # nothing left for the commit's flush to write
-    assert db.session.get(Appeal, filed.appeal.id) is filed.appeal  # in the identity map, no query
-    db.session.rollback()
-    assert all(obj not in db.session for obj in objects)
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(Appeal)) == 0
 
 
 def test_the_operator_is_read_from_the_database_once_a_minute_per_process(app, client):

@@ -140,7 +140,7 @@ def perform(
     """Take `action` on `appeal` as `role`; returns the audit event. Raises a LifecycleError when refused.
 
     The session is flushed only when a notification job needs the event's id; otherwise the caller's commit
-    (or a new case's single INSERT, `cases.intake.write_new_case`) writes the changes. `notify=False` (the
+    writes the changes. `notify=False` (the
     historical import) records no notification job, so a batch of imported cases is written in one flush.
     `lenient` (the import too) accepts an event without the details an older system did not keep (a settlement
     without terms, a rejection without its ground ...); the event is marked `imported_without_details`.

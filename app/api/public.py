@@ -10,11 +10,22 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import abort, current_app, jsonify, request, url_for
+from flask import current_app, g, request, url_for
 from flask_babel import gettext as _
-from werkzeug.exceptions import RequestEntityTooLarge
 
-from app.api import bp, openapi
+from app.api import bp
+from app.api.models import (
+    AccessCode,
+    AppealInput,
+    AppealReceipt,
+    CodeLists,
+    MaterialReceipt,
+    MaterialUpload,
+    OperatorList,
+    PublicCase,
+    WithdrawInput,
+)
+from app.api.spec import body, endpoint
 from app.errors import error_response
 from app.extensions import db
 from app.i18n import is_english
@@ -25,14 +36,6 @@ from cases.models import Appeal
 from cases.validation import FieldError, clean_text
 from workflows import calendar
 from workflows.lifecycle import OPEN_STATES
-
-ELIGIBILITY_KEYS = (
-    "complained_to_operator",
-    "operator_replied",
-    "satisfied",
-    "court_or_arbitration",
-    "settled_and_performed",
-)
 
 
 def _iso(value: Any) -> Any:
@@ -55,46 +58,26 @@ def _lang() -> str:
     return "en" if is_english() else "zh"
 
 
-JSON_MAX_BYTES = 256 * 1024  # an appeal's text is at most a few tens of KB, even \u-escaped
-
-
-def _json_body() -> dict[str, Any] | None:
-    if (request.content_length or 0) > JSON_MAX_BYTES:
-        abort(413)
-    body = request.get_json(silent=True)
-    return body if isinstance(body, dict) else None
-
-
-def _case_from_headers(case_no: str) -> Appeal | None:
+def _locate(case_no: str, **_: Any):
+    """Find the case by its number and access code before anything else (the `first` step of a declaration)."""
     appeal = tracking.find_case(case_no, request.headers.get("X-Access-Code", ""))
     if appeal is None:
         limits.mark_failed_lookup()
-    return appeal
+        return _not_found()
+    g.appeal = appeal
+    return None
 
 
 def _not_found():
     return error_response(404, _("案件编号或查询码不正确。"))
 
 
-def _eligibility_answers(raw: Any) -> tuple[eligibility.Answers | None, list[str]]:
-    if not isinstance(raw, dict):
-        return None, [_("请提供申诉条件的回答（eligibility 对象）。")]
-    values: dict[str, bool | None] = {}
-    problems = []
-    for key in ELIGIBILITY_KEYS:
-        value = raw.get(key)
-        if value is not None and not isinstance(value, bool):
-            problems.append(_("%(key)s 应为 true 或 false。", key=key))
-            value = None
-        values[key] = value
-    return eligibility.Answers(**values), problems
-
-
 @bp.route("/operators")
 @limits.reference_limit
+@endpoint(ok={200: OperatorList}, errors=(429,), tags=("public",))
 def public_operators():
     """The operators an appeal can be filed against."""
-    return jsonify(
+    return (
         [
             {
                 "code": o.code,
@@ -105,15 +88,17 @@ def public_operators():
                 "operator_type_name_en": codes.name("operator_type", o.operator_type, "en"),
             }
             for o in reference.active_operators()
-        ]
+        ],
+        200,
     )
 
 
 @bp.route("/categories")
 @limits.reference_limit
+@endpoint(ok={200: CodeLists}, errors=(429,), tags=("public",))
 def public_categories():
     """The appeal categories (and the service types an appeal names)."""
-    return jsonify(
+    return (
         {
             "categories": [
                 {"code": c.code, "name_zh": c.name_zh, "name_en": c.name_en} for c in reference.active_codes("category")
@@ -122,28 +107,23 @@ def public_categories():
                 {"code": c.code, "name_zh": c.name_zh, "name_en": c.name_en}
                 for c in reference.active_codes("service_type")
             ],
-        }
+        },
+        200,
     )
 
 
 @bp.route("/appeals", methods=["POST"])
 @limits.filing_limit
+@endpoint(body=AppealInput, ok={201: AppealReceipt}, errors=(429,), tags=("public",))
 def public_file_appeal():
-    """File an appeal: the form's fields plus the eligibility answers; 201 with the case number and access code."""
-    body = _json_body()
-    if body is None:
-        return error_response(400, _("请求体应为 JSON 对象。"))
+    """File an appeal (with the eligibility answers); 201 with the case number and the access code, shown once."""
+    filed_in: AppealInput = body()
     today = casefile.today_local()
-    answers, problems = _eligibility_answers(body.get("eligibility"))
+    answers = eligibility.Answers(**filed_in.eligibility.model_dump())
     try:
-        cleaned = intake.clean_appeal(body, today)
+        cleaned = intake.clean_appeal(filed_in.model_dump(exclude={"eligibility"}), today)
     except intake.IntakeErrors as exc:
-        errors = dict(exc.errors)
-        if problems:
-            errors["eligibility"] = problems
-        return error_response(422, _("请检查填写的内容。"), errors)
-    if problems or answers is None:
-        return error_response(422, _("请检查填写的内容。"), {"eligibility": problems})
+        return error_response(422, _("请检查填写的内容。"), exc.errors)
     try:
         intake.check_eligibility(answers, cleaned, today)
     except intake.IntakeErrors as exc:
@@ -151,13 +131,13 @@ def public_file_appeal():
             return error_response(422, _("请检查填写的内容。"), exc.errors)
         eligibility.record_stop(exc.stop.reason, today)
         db.session.commit()
-        body = {
+        refusal = {
             "error": f"{exc.stop.advice}（{exc.stop.article}）",
             "errors": exc.errors,
             "ground": exc.stop.ground,
             "article": exc.stop.article,
         }
-        return jsonify(body), 422
+        return refusal, 422
     filed = casefile.submit_appeal(cleaned)
     decision = filed.appeal.deadline("decision")
     answer = {  # read before the commit, which expires the objects (no reload queries for the answer)
@@ -168,23 +148,17 @@ def public_file_appeal():
         "decision_due_date": calendar.local_date(decision.due_at).isoformat() if decision else None,
     }
     db.session.commit()
-    resp = jsonify(answer)
-    resp.status_code = 201
-    resp.headers["Location"] = url_for("api.public_appeal", case_no=answer["case_no"])
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
+    headers = {"Location": url_for("api.public_appeal", case_no=answer["case_no"]), "Cache-Control": "no-store"}
+    return answer, 201, headers
 
 
 @bp.route("/appeals/<case_no>")
 @limits.lookup_limit
+@endpoint(headers=AccessCode, ok={200: PublicCase}, errors=(404, 429), auth="code", first=_locate, tags=("public",))
 def public_appeal(case_no: str):
-    """The case as its appellant sees it: state, public timeline, deadlines, materials."""
-    appeal = _case_from_headers(case_no)
-    if appeal is None:
-        return _not_found()
-    resp = jsonify(_jsonable(casefile.case_view(appeal, _lang())))
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
+    """Track an appeal: the case as its appellant sees it (state, public timeline, deadlines, materials)."""
+    appeal: Appeal = g.appeal
+    return _jsonable(casefile.case_view(appeal, _lang())), 200, {"Cache-Control": "no-store"}
 
 
 MULTIPART_OVERHEAD = 64 * 1024  # the part's headers and boundaries around one file
@@ -192,26 +166,29 @@ MULTIPART_OVERHEAD = 64 * 1024  # the part's headers and boundaries around one f
 
 def _file_refused(exc: MaterialRejected):
     """A refused file as JSON naming the field `file`."""
-    body = {"error": exc.message, "reason": exc.reason_code, "errors": {"file": [exc.message]}}
-    return jsonify(body), exc.status
+    refusal = {"error": exc.message, "reason": exc.reason_code, "errors": {"file": [exc.message]}}
+    return refusal, exc.status
 
 
 @bp.route("/appeals/<case_no>/materials", methods=["POST"])
 @limits.lookup_limit
+@endpoint(
+    headers=AccessCode,
+    form=MaterialUpload,
+    max_bytes=lambda: current_app.config["MAX_FILE_BYTES"] + MULTIPART_OVERHEAD,
+    too_large=lambda: _file_refused(MaterialRejected("file_too_large", materials.file_too_large_message(), 413)),
+    ok={201: MaterialReceipt},
+    errors=(404, 409, 413, 415, 429, 503, 507),
+    auth="code",
+    first=_locate,
+    tags=("public",),
+)
 def public_add_material(case_no: str):
-    """Add one file (multipart field `file`) to an open case."""
-    appeal = _case_from_headers(case_no)
-    if appeal is None:
-        return _not_found()
+    """Add a material (one file, multipart field `file`) to an open appeal."""
+    appeal: Appeal = g.appeal
     if appeal.status not in OPEN_STATES:
         return error_response(409, _("申诉已结束，不能再补充材料。"))
-    # One file per request: stop reading the body (however it is sent, chunked or not) once it passes the file limit.
-    one_file = current_app.config["MAX_FILE_BYTES"] + MULTIPART_OVERHEAD
-    request.max_content_length = min(one_file, current_app.config.get("MAX_CONTENT_LENGTH") or one_file)
-    try:
-        upload = request.files.get("file")
-    except RequestEntityTooLarge:
-        return _file_refused(MaterialRejected("file_too_large", materials.file_too_large_message(), 413))
+    upload = request.files.get("file")  # one file per request, read within the file limit by the declaration
     if upload is None or not upload.filename:
         return error_response(422, _("请选择要上传的文件。"), {"file": [_("请选择要上传的文件。")]})
     try:
@@ -220,351 +197,38 @@ def public_add_material(case_no: str):
     except MaterialRejected as exc:
         db.session.rollback()
         return _file_refused(exc)
-    resp = jsonify(
-        {
-            "id": material.id,
-            "name": material.original_name,
-            "size": material.size,
-            "type": material.mime_type,
-            "sha256": material.sha256,
-            "received_at": _iso(material.received_at),
-            "status": appeal.status,
-        }
-    )
-    resp.status_code = 201
-    return resp
+    receipt = {
+        "id": material.id,
+        "name": material.original_name,
+        "size": material.size,
+        "type": material.mime_type,
+        "sha256": material.sha256,
+        "received_at": _iso(material.received_at),
+        "status": appeal.status,
+    }
+    return receipt, 201
 
 
 @bp.route("/appeals/<case_no>/withdraw", methods=["POST"])
 @limits.lookup_limit
+@endpoint(
+    headers=AccessCode,
+    body=WithdrawInput,
+    ok={200: PublicCase},
+    errors=(404, 409, 429),
+    auth="code",
+    first=_locate,
+    tags=("public",),
+)
 def public_withdraw(case_no: str):
-    """Withdraw (撤回) the appeal with a reason."""
-    appeal = _case_from_headers(case_no)
-    if appeal is None:
-        return _not_found()
-    body = _json_body()
-    if body is None:
-        return error_response(400, _("请求体应为 JSON 对象。"))
+    """Withdraw (撤回) an appeal, with a reason."""
+    appeal: Appeal = g.appeal
     try:
-        reason = clean_text(body.get("reason"), max_length=1000, multiline=True)
+        reason = clean_text(body().reason, max_length=1000, multiline=True)
     except FieldError as exc:
         return error_response(422, _("请检查填写的内容。"), {"reason": [exc.message]})
     if not reason:
         return error_response(422, _("请检查填写的内容。"), {"reason": [_("请填写撤回原因。")]})
     casefile.withdraw(appeal, reason)
     db.session.commit()
-    return jsonify(_jsonable(casefile.case_view(appeal, _lang())))
-
-
-# --- the OpenAPI description of these paths ---------------------------------------------------------------
-
-_ERR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-_CODE_HEADER = {
-    "name": "X-Access-Code",
-    "in": "header",
-    "required": True,
-    "schema": {"type": "string", "maxLength": 64},
-    "description": "The access code shown once when the appeal was filed.",
-}
-_CASE_NO = {"name": "case_no", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 20}}
-
-
-def _errors(*statuses: int) -> dict[str, Any]:
-    text = {
-        400: "Malformed JSON",
-        404: "Unknown case number or wrong access code (the same answer)",
-        409: "The case is closed or the action is not open in its state",
-        413: "Too large: a file, the appeal's total of files, or a JSON body over 256 KB",
-        415: "File type not allowed (checked by content), or carrying macros, script or a hidden archive",
-        422: "Validation failed; `errors` names each field",
-        429: "Too many requests",
-        503: "Storage unavailable",
-        507: "The server's storage is full; nothing was stored",
-    }
-    return {str(s): {"description": text[s], "content": _ERR} for s in statuses}
-
-
-openapi.SCHEMAS.update(
-    {
-        "Eligibility": {
-            "type": "object",
-            "description": "Answers to the eligibility check (Art. 10, 11, 13).",
-            "properties": {k: {"type": ["boolean", "null"]} for k in ELIGIBILITY_KEYS},
-            "required": ["complained_to_operator", "operator_replied", "court_or_arbitration", "settled_and_performed"],
-        },
-        "AppealInput": {
-            "type": "object",
-            "properties": {
-                "complainant_name": {"type": "string", "maxLength": 50},
-                "phone": {"type": "string", "description": "Mainland mobile or fixed line with area code"},
-                "id_number": {"type": "string", "description": "Optional 18-digit resident ID (checksum verified)"},
-                "address": {"type": "string", "maxLength": 200},
-                "postcode": {"type": "string", "pattern": "^[0-9]{6}$"},
-                "email": {"type": "string"},
-                "operator": {"type": "string", "description": "Operator code from GET /operators"},
-                "service_type": {"type": "string", "enum": list(codes.SERVICE_TYPES)},
-                "service_number": {"type": "string", "maxLength": 40},
-                "category": {"type": "string", "enum": list(codes.CATEGORIES)},
-                "event_date": {"type": "string", "format": "date"},
-                "operator_complaint_date": {"type": "string", "format": "date"},
-                "operator_ticket_no": {"type": "string", "maxLength": 64},
-                "request": {"type": "string", "maxLength": 1000},
-                "facts": {"type": "string", "maxLength": 5000},
-                "pledge": {"type": "boolean", "description": "The truthfulness pledge; must be true"},
-                "eligibility": {"$ref": "#/components/schemas/Eligibility"},
-            },
-            "required": [
-                "complainant_name",
-                "phone",
-                "address",
-                "postcode",
-                "operator",
-                "service_type",
-                "service_number",
-                "category",
-                "event_date",
-                "operator_complaint_date",
-                "request",
-                "facts",
-                "pledge",
-                "eligibility",
-            ],
-        },
-        "AppealReceipt": {
-            "type": "object",
-            "properties": {
-                "case_no": {"type": "string"},
-                "access_code": {"type": "string", "description": "Shown this once; keep it"},
-                "status": {"type": "string"},
-                "decision_due": {"type": ["string", "null"], "format": "date-time"},
-                "decision_due_date": {
-                    "type": ["string", "null"],
-                    "format": "date",
-                    "description": "The last day of the decision deadline, Asia/Shanghai",
-                },
-            },
-            "required": ["case_no", "access_code", "status", "decision_due"],
-        },
-        "PublicCase": {
-            "type": "object",
-            "properties": {
-                "case_no": {"type": "string"},
-                "status": {"type": "string"},
-                "status_name": {"type": "string"},
-                "status_text": {"type": "string"},
-                "open": {"type": "boolean"},
-                "outcome": {"type": ["string", "null"]},
-                "received_at": {"type": "string", "format": "date-time"},
-                "operator": {"type": "string"},
-                "category": {"type": "string"},
-                "category_name": {"type": "string"},
-                "rejection_ground": {"type": ["string", "null"]},
-                "rejection_ground_name": {"type": "string"},
-                "timeline": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {
-                            "action": {"type": "string"},
-                            "action_name": {"type": "string"},
-                            "at": {"type": "string", "format": "date-time"},
-                            "message": {"type": "string"},
-                        },
-                    },
-                },
-                "deadlines": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {
-                            "kind": {"type": "string"},
-                            "name": {"type": "string"},
-                            "due_at": {"type": "string", "format": "date-time"},
-                            "due_date": {"type": "string", "format": "date"},
-                            "stopped_at": {"type": ["string", "null"], "format": "date-time"},
-                            "paused": {"type": "boolean"},
-                            "met": {"type": ["boolean", "null"]},
-                        },
-                    },
-                },
-                "materials": {"type": "array", "items": {"$ref": "#/components/schemas/PublicMaterial"}},
-            },
-            "required": ["case_no", "status", "status_text", "timeline", "deadlines", "materials"],
-        },
-        "PublicMaterial": {
-            "type": "object",
-            "properties": {
-                "id": {"type": "integer"},
-                "name": {"type": "string"},
-                "size": {"type": "integer"},
-                "type": {"type": "string"},
-                "received_at": {"type": "string", "format": "date-time"},
-            },
-        },
-        "MaterialReceipt": {
-            "type": "object",
-            "properties": {
-                "id": {"type": "integer"},
-                "name": {"type": "string"},
-                "size": {"type": "integer"},
-                "type": {"type": "string"},
-                "sha256": {"type": "string"},
-                "received_at": {"type": "string", "format": "date-time"},
-                "status": {"type": "string"},
-            },
-            "required": ["id", "size", "type", "sha256"],
-        },
-        "CodeName": {
-            "type": "object",
-            "properties": {"code": {"type": "string"}, "name_zh": {"type": "string"}, "name_en": {"type": "string"}},
-        },
-    }
-)
-
-openapi.PATHS.update(
-    {
-        "/operators": {
-            "get": {
-                "summary": "Operators an appeal can be filed against",
-                "tags": ["public"],
-                "responses": {
-                    "200": {
-                        "description": "The active operators",
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "array",
-                                    "items": {
-                                        "type": "object",
-                                        "properties": {
-                                            "code": {"type": "string"},
-                                            "name": {"type": "string"},
-                                            "short_name": {"type": "string"},
-                                            "operator_type": {"type": "string"},
-                                            "operator_type_name_zh": {"type": "string"},
-                                            "operator_type_name_en": {"type": "string"},
-                                        },
-                                    },
-                                }
-                            }
-                        },
-                    }
-                },
-            }
-        },
-        "/categories": {
-            "get": {
-                "summary": "Appeal categories and service types (codes with Chinese and English names)",
-                "tags": ["public"],
-                "responses": {
-                    "200": {
-                        "description": "The code lists",
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "properties": {
-                                        "categories": {
-                                            "type": "array",
-                                            "items": {"$ref": "#/components/schemas/CodeName"},
-                                        },
-                                        "service_types": {
-                                            "type": "array",
-                                            "items": {"$ref": "#/components/schemas/CodeName"},
-                                        },
-                                    },
-                                }
-                            }
-                        },
-                    }
-                },
-            }
-        },
-        "/appeals": {
-            "post": {
-                "summary": "File an appeal (with the eligibility answers)",
-                "tags": ["public"],
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AppealInput"}}},
-                },
-                "responses": {
-                    "201": {
-                        "description": "Filed; the access code is shown only here",
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AppealReceipt"}}},
-                    },
-                    **_errors(400, 413, 422, 429),
-                },
-            }
-        },
-        "/appeals/{case_no}": {
-            "get": {
-                "summary": "Track an appeal",
-                "tags": ["public"],
-                "parameters": [_CASE_NO, _CODE_HEADER],
-                "security": [{"accessCode": []}],
-                "responses": {
-                    "200": {
-                        "description": "The case as its appellant sees it",
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PublicCase"}}},
-                    },
-                    **_errors(404, 429),
-                },
-            }
-        },
-        "/appeals/{case_no}/materials": {
-            "post": {
-                "summary": "Add a material (one file) to an open appeal",
-                "tags": ["public"],
-                "parameters": [_CASE_NO, _CODE_HEADER],
-                "security": [{"accessCode": []}],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "multipart/form-data": {
-                            "schema": {
-                                "type": "object",
-                                "properties": {"file": {"type": "string", "format": "binary"}},
-                                "required": ["file"],
-                            }
-                        }
-                    },
-                },
-                "responses": {
-                    "201": {
-                        "description": "Stored",
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MaterialReceipt"}}},
-                    },
-                    **_errors(404, 409, 413, 415, 422, 429, 503, 507),
-                },
-            }
-        },
-        "/appeals/{case_no}/withdraw": {
-            "post": {
-                "summary": "Withdraw (撤回) an appeal",
-                "tags": ["public"],
-                "parameters": [_CASE_NO, _CODE_HEADER],
-                "security": [{"accessCode": []}],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "properties": {"reason": {"type": "string", "maxLength": 1000}},
-                                "required": ["reason"],
-                            }
-                        }
-                    },
-                },
-                "responses": {
-                    "200": {
-                        "description": "Withdrawn; the case as its appellant sees it",
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PublicCase"}}},
-                    },
-                    **_errors(400, 404, 409, 413, 422, 429),
-                },
-            }
-        },
-    }
-)
+    return _jsonable(casefile.case_view(appeal, _lang())), 200

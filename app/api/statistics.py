@@ -5,10 +5,21 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import g, jsonify, request
+from flask import g
 from flask_babel import gettext as _
 
-from app.api import bp, openapi
+from app.api import bp
+from app.api.models import (
+    BulletinRevision as RevisionOut,
+)
+from app.api.models import (
+    PublishedPeriods,
+    RangeFigures,
+    RangeQuery,
+    RevisionList,
+    RollupQueued,
+)
+from app.api.spec import endpoint, query
 from app.errors import error_response
 from app.extensions import db
 from cases import bulletin, statistics
@@ -16,8 +27,6 @@ from cases.bulletin import Period, PeriodError
 from cases.models import BulletinRevision
 from workflows import outbox
 from workflows.calendar import local_midnight_utc
-
-MAX_RANGE_DAYS = 366 * 5
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -46,28 +55,31 @@ def _period(code: str) -> Period | None:
 
 
 @bp.route("/bulletin")
+@endpoint(ok={200: PublishedPeriods}, tags=("bulletin",))
 def bulletin_periods():
-    """The periods with a published bulletin."""
+    """Periods with a published bulletin."""
     out = []
     for code in bulletin.published_periods():
         rev = bulletin.published_revision(code)
         out.append({"period": code, "revision": rev.number, "published_at": _iso(rev.published_at)})
-    return jsonify(out)
+    return out, 200
 
 
 @bp.route("/bulletin/<period>")
+@endpoint(ok={200: RevisionOut}, errors=(404,), tags=("bulletin",))
 def bulletin_published(period: str):
     """A period's published figures and paragraph."""
     p = _period(period)
     rev = bulletin.published_revision(p.code) if p else None
     if rev is None:
         return error_response(404, _("该统计期尚未发布。"))
-    return jsonify(revision_json(rev))
+    return revision_json(rev), 200
 
 
 @bp.route("/bulletin/<period>/revisions")
+@endpoint(ok={200: RevisionList}, auth="bearer", tags=("bulletin",))
 def bulletin_revisions(period: str):
-    """Every revision of a period, newest first, with the changes against the one before."""
+    """Every revision of a period, newest first, with the changes against the one before (staff)."""
     p = _period(period)
     if p is None:
         return error_response(422, _("请检查填写的内容。"), {"period": [_("统计期格式应为 2022H2 或 2023Q1。")]})
@@ -78,12 +90,13 @@ def bulletin_revisions(period: str):
         item = revision_json(rev)
         item["changes"] = bulletin.diff(rev.figures, before.figures if before else None)
         out.append(item)
-    return jsonify(out)
+    return out, 200
 
 
 @bp.route("/bulletin/<period>/rollup", methods=["POST"])
+@endpoint(ok={202: RollupQueued}, auth="bearer", tags=("bulletin",))
 def bulletin_rollup(period: str):
-    """Queue the rollup of a period (it runs inline without Redis)."""
+    """Queue the rollup of a period (supervisor; it runs inline without Redis)."""
     p = _period(period)
     if p is None:
         return error_response(422, _("请检查填写的内容。"), {"period": [_("统计期格式应为 2022H2 或 2023Q1。")]})
@@ -91,12 +104,13 @@ def bulletin_rollup(period: str):
     job_id = row.id
     db.session.commit()
     latest = bulletin.latest_revision(p.code)
-    return jsonify({"job_id": job_id, "latest": revision_json(latest) if latest else None}), 202
+    return {"job_id": job_id, "latest": revision_json(latest) if latest else None}, 202
 
 
 @bp.route("/bulletin/<period>/revisions/<int:number>/publish", methods=["POST"])
+@endpoint(ok={200: RevisionOut}, errors=(404, 409), auth="bearer", tags=("bulletin",))
 def bulletin_publish(period: str, number: int):
-    """Publish a revision (409 when it already is: a published revision never changes)."""
+    """Publish a revision (supervisor; 409 when it already is: a published revision never changes)."""
     p = _period(period)
     rev = bulletin.get_revision(p.code, number) if p else None
     if rev is None:
@@ -104,152 +118,16 @@ def bulletin_publish(period: str, number: int):
     if not bulletin.publish(rev, g.user.id):
         return error_response(409, _("该版本已发布，不能更改。"))
     db.session.commit()
-    return jsonify(revision_json(rev))
+    return revision_json(rev), 200
 
 
 @bp.route("/statistics")
+@endpoint(query=RangeQuery, ok={200: RangeFigures}, auth="bearer", tags=("statistics",))
 def statistics_range():
-    """The figures and breakdowns for any date range (?from=YYYY-MM-DD&to=YYYY-MM-DD, Asia/Shanghai, inclusive)."""
-    errors: dict[str, list[str]] = {}
-    dates: dict[str, dt.date] = {}
-    for name in ("from", "to"):
-        raw = request.args.get(name, "")
-        try:
-            dates[name] = dt.date.fromisoformat(raw)
-        except ValueError:
-            errors[name] = [_("日期格式应为 YYYY-MM-DD。")]
-            continue
-        if not dt.date(2000, 1, 1) <= dates[name] <= dt.date(2100, 12, 31):
-            errors[name] = [_("日期应在2000年至2100年之间。")]
-    if not errors and dates["to"] < dates["from"]:
-        errors["to"] = [_("截止日期不能早于起始日期。")]
-    if not errors and (dates["to"] - dates["from"]).days > MAX_RANGE_DAYS:
-        errors["to"] = [_("日期范围最长五年。")]
-    if errors:
-        return error_response(422, _("请检查填写的内容。"), errors)
+    """The figures and breakdowns for any date range (staff; ?from=YYYY-MM-DD&to=YYYY-MM-DD, Asia/Shanghai, inclusive)."""
+    args: RangeQuery = query()
+    dates = {"from": args.date_from, "to": args.date_to}
     start = local_midnight_utc(dates["from"])
     end = local_midnight_utc(dates["to"] + dt.timedelta(days=1))
-    return jsonify(
-        {"from": dates["from"].isoformat(), "to": dates["to"].isoformat(), "figures": statistics.compute(start, end)}
-    )
-
-
-_REVISION = {"$ref": "#/components/schemas/BulletinRevision"}
-_ERROR = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-_PERIOD_PARAM = {"name": "period", "in": "path", "required": True, "schema": {"type": "string", "example": "2022H2"}}
-
-openapi.SCHEMAS["BulletinRevision"] = {
-    "type": "object",
-    "properties": {
-        "period": {"type": "string", "example": "2022H2"},
-        "revision": {"type": "integer"},
-        "computed_at": {"type": "string", "format": "date-time"},
-        "published_at": {"type": ["string", "null"], "format": "date-time"},
-        "paragraph": {"type": "string"},
-        "figures": {"$ref": "#/components/schemas/BulletinFigures"},
-    },
-}
-openapi.SCHEMAS["BulletinFigures"] = {
-    "type": "object",
-    "description": "Counts of events in the period by Asia/Shanghai time; percentages as strings with two decimals.",
-    "properties": {
-        **{
-            k: {"type": "integer"}
-            for k in (
-                "phone_consultations",
-                "callbacks",
-                "visits",
-                "materials_received",
-                "appeals_received",
-                "appeals_accepted",
-                "appeals_accepted_basic",
-                "appeals_accepted_resale_other",
-                "appeals_rejected",
-                "withdrawn",
-                "settled",
-            )
-        },
-        "appeals_accepted_year_before": {"type": ["integer", "null"]},
-        "yoy_change_pct": {"type": ["string", "null"], "example": "13.04"},
-        "settlement_rate_pct": {"type": ["string", "null"], "example": "58.69"},
-        "rejected_by_ground": {"type": "object", "additionalProperties": {"type": "integer"}},
-        "by_operator": {"type": "array", "items": {"type": "object"}},
-        "by_category": {"type": "object", "additionalProperties": {"type": "integer"}},
-        "by_outcome": {"type": "object", "additionalProperties": {"type": "integer"}},
-        "timeliness": {"type": "object"},
-    },
-}
-openapi.PATHS["/bulletin"] = {
-    "get": {
-        "summary": "Periods with a published bulletin",
-        "security": [],
-        "responses": {
-            "200": {"description": "The periods", "content": {"application/json": {"schema": {"type": "array"}}}}
-        },
-    }
-}
-openapi.PATHS["/bulletin/{period}"] = {
-    "get": {
-        "summary": "A period's published figures and paragraph",
-        "security": [],
-        "parameters": [_PERIOD_PARAM],
-        "responses": {
-            "200": {"description": "The published revision", "content": {"application/json": {"schema": _REVISION}}},
-            "404": {"description": "Not published", **_ERROR},
-        },
-    }
-}
-openapi.PATHS["/bulletin/{period}/revisions"] = {
-    "get": {
-        "summary": "Every revision of a period with its changes (staff)",
-        "security": [{"bearer": []}],
-        "parameters": [_PERIOD_PARAM],
-        "responses": {
-            "200": {
-                "description": "Revisions, newest first",
-                "content": {"application/json": {"schema": {"type": "array", "items": _REVISION}}},
-            },
-            "422": {"description": "Bad period", **_ERROR},
-        },
-    }
-}
-openapi.PATHS["/bulletin/{period}/rollup"] = {
-    "post": {
-        "summary": "Queue the rollup of a period (supervisor)",
-        "security": [{"bearer": []}],
-        "parameters": [_PERIOD_PARAM],
-        "responses": {
-            "202": {"description": "Queued; the latest revision so far"},
-            "422": {"description": "Bad period", **_ERROR},
-        },
-    }
-}
-openapi.PATHS["/bulletin/{period}/revisions/{number}/publish"] = {
-    "post": {
-        "summary": "Publish a revision (supervisor); a published revision never changes",
-        "security": [{"bearer": []}],
-        "parameters": [
-            _PERIOD_PARAM,
-            {"name": "number", "in": "path", "required": True, "schema": {"type": "integer"}},
-        ],
-        "responses": {
-            "200": {"description": "Published", "content": {"application/json": {"schema": _REVISION}}},
-            "404": {"description": "No such revision", **_ERROR},
-            "409": {"description": "Already published", **_ERROR},
-        },
-    }
-}
-openapi.PATHS["/statistics"] = {
-    "get": {
-        "summary": "Figures for any date range (staff)",
-        "security": [{"bearer": []}],
-        "parameters": [
-            {"name": "from", "in": "query", "required": True, "schema": {"type": "string", "format": "date"}},
-            {"name": "to", "in": "query", "required": True, "schema": {"type": "string", "format": "date"}},
-        ],
-        "responses": {
-            "200": {"description": "The figures", "content": {"application/json": {"schema": {"type": "object"}}}},
-            "422": {"description": "Bad dates", **_ERROR},
-        },
-    }
-}
+    figures = statistics.compute(start, end)
+    return {"from": dates["from"].isoformat(), "to": dates["to"].isoformat(), "figures": figures}, 200

@@ -33,7 +33,6 @@ def submit_appeal(
         cleaned, prefix=current_app.config["CASE_PREFIX"], channel="online", received_at=received_at
     )
     engine.perform(filed.appeal, "submit", role=CONSUMER, at=filed.appeal.received_at)
-    intake.write_new_case(filed.appeal)
     for f in real_files(files):
         materials.store_material(filed.appeal, f, source="consumer")
     return filed
