@@ -98,6 +98,11 @@ ROUTES: dict[str, frozenset[str] | str] = {
     "api.case_action": SIGNED_IN,
     "api.case_settlement_proposal": OPERATORS,
     "api.case_terms_done": OPERATORS,
+    "api.operator_referrals": OPERATORS,
+    "api.operator_reply": OPERATORS,
+    "api.operator_materials": OPERATORS,
+    "api.operator_events": OPERATORS,
+    "api.token_rotate": SIGNED_IN,
     "api.contacts_list": STAFF,
     "api.contacts_create": CASEWORK,
     # statistics, bulletin and background jobs

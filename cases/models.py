@@ -120,6 +120,7 @@ class ApiToken(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[dt.datetime | None]
     last_used_at: Mapped[dt.datetime | None]
+    scopes: Mapped[list[str] | None] = mapped_column(JSONType)  # an operator token's scopes; None: every one
 
     user: Mapped[User] = relationship()
 
