@@ -183,3 +183,19 @@ def test_the_statistics_report_urgent_cases_and_their_timeliness(app):
     assert (
         db.session.scalar(sa.select(sa.func.count()).select_from(Deadline).where(Deadline.kind == "instruction")) == 0
     )
+
+
+def test_the_liaisons_referral_e_mail_flags_urgency_and_lists_the_instructions(app):
+    """The referral notice to the liaisons says the case is urgent and which instructions to confirm."""
+    from cases.models import Notification
+
+    liaison = make_user("operator", "liaison-mail")
+    liaison.email = "liaison@cmcc.example"
+    db.session.commit()
+    appeal = make_appeal(state="received")
+    engine.perform(appeal, "mark_urgent", role="clerk", data={"reason": "medical"})
+    engine.perform(appeal, "accept", role="clerk")
+    engine.perform(appeal, "refer", role="mediator", data={"hold_collection": True})
+    db.session.commit()
+    notice = db.session.scalar(sa.select(Notification).where(Notification.recipient == "liaison@cmcc.example"))
+    assert notice.subject.startswith("【紧急：医疗需要】") and "暂停催缴/停机" in notice.body
