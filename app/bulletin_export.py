@@ -38,6 +38,9 @@ TIMELINESS_LABELS = {
     "operator_replies_on_time_pct": _l("企业按期答复（%）"),
     "closed": _l("办结（件）"),
     "median_days_to_close": _l("受理至办结天数中位数"),
+    "urgent_marked": _l("标记为紧急的案件（件）"),
+    "urgent_decisions_on_time_pct": _l("紧急案件按期作出受理决定（%）"),
+    "urgent_operator_replies_on_time_pct": _l("紧急案件企业按期答复（%）"),
 }
 TREND_TITLES = {
     "operator": _l("受理用户申诉趋势：按被申诉企业（件）"),

@@ -63,12 +63,13 @@ def create_user(username: str, role: str, operator_code: str | None, full_name: 
 @tokens_cli.command("create")
 @click.argument("username")
 @click.option("--label", default="")
-def create_token(username: str, label: str) -> None:
+@click.option("--scope", "scopes", multiple=True, type=click.Choice(accounts.SCOPES), help="repeat; default: every one")
+def create_token(username: str, label: str, scopes: tuple[str, ...]) -> None:
     """Create an API token for a user; the token is printed once."""
     user = db.session.scalar(sa.select(User).where(User.username == username))
     if user is None:
         raise click.ClickException(f"no user {username}")
-    row, plain = accounts.create_token(user, label)
+    row, plain = accounts.create_token(user, label, list(scopes) or None)
     db.session.commit()
     click.echo(f"token {row.id} for {username}: {plain}")
 
@@ -88,7 +89,21 @@ def list_tokens() -> None:
     """List the API tokens (never the tokens themselves)."""
     for row in db.session.scalars(sa.select(ApiToken).order_by(ApiToken.id)):
         state = "revoked" if row.revoked_at else "live"
-        click.echo(f"{row.id}\t{row.user.username}\t{row.label}\t{state}")
+        used = f"last used {row.last_used_at:%Y-%m-%d %H:%M} UTC" if row.last_used_at else "never used"
+        scopes = ",".join(row.scopes) if row.scopes else "all scopes"
+        click.echo(f"{row.id}\t{row.user.username}\t{row.label}\t{state}\t{scopes}\t{used}")
+
+
+@tokens_cli.command("rotate")
+@click.argument("token_id", type=int)
+def rotate_token(token_id: int) -> None:
+    """Replace a live token by a new one (same user, label, scopes), printed once; the old one stops now."""
+    row = db.session.get(ApiToken, token_id)
+    if row is None or row.revoked_at is not None:
+        raise click.ClickException(f"no live token {token_id}")
+    new, plain = accounts.rotate_token(row)
+    db.session.commit()
+    click.echo(f"token {new.id} replaces {token_id}: {plain}")
 
 
 def init_app(app: Flask) -> None:

@@ -109,6 +109,9 @@ def from_environment(instance_path: str) -> dict:
         "CASE_PREFIX": os.environ.get("CASE_PREFIX", "JL"),
         "OPERATOR_REPLY_DAYS": _int("OPERATOR_REPLY_DAYS", 10),
         "OPERATOR_REPLY_WORKING_DAYS": os.environ.get("OPERATOR_REPLY_WORKING_DAYS", "0") == "1",
+        # An urgent case's shorter clocks (workflows/lifecycle.py), counted like the ordinary ones.
+        "URGENT_DECISION_DAYS": _int("URGENT_DECISION_DAYS", 1),
+        "URGENT_OPERATOR_REPLY_DAYS": _int("URGENT_OPERATOR_REPLY_DAYS", 2),
         "SMTP_HOST": os.environ.get("SMTP_HOST", ""),
         "SMTP_PORT": _int("SMTP_PORT", 25),
         "SMTP_USER": os.environ.get("SMTP_USER", ""),

@@ -38,6 +38,7 @@ def user_from_token(header: str | None) -> User | None:
     if row is None or not row.user.active:
         return None
     row.last_used_at = utcnow()
+    g.api_token = row  # its scopes are checked by the API (`app/api/operator.py`)
     return row.user
 
 

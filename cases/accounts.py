@@ -85,13 +85,37 @@ def authenticate(username: str, password: str) -> tuple[User | None, str]:
     return user, ""
 
 
-def create_token(user: User, label: str = "") -> tuple[ApiToken, str]:
+# What an operator's token may do: read its referrals (list, cases, events) and act on them (sign, confirm,
+# reply, files, settlement terms). A token without scopes (staff tokens, older tokens) has every one.
+SCOPES = ("referrals:read", "referrals:write")
+
+
+def create_token(user: User, label: str = "", scopes: list[str] | None = None) -> tuple[ApiToken, str]:
     """A new API token for a user; the plain token is returned once and only its hash is stored."""
+    unknown = [s for s in scopes or [] if s not in SCOPES]
+    if unknown:
+        raise ValueError(f"unknown scope(s): {', '.join(unknown)}")
     plain = "apt_" + secrets.token_urlsafe(32)
-    row = ApiToken(user_id=user.id, token_hash=hashlib.sha256(plain.encode()).hexdigest(), label=label)
+    row = ApiToken(
+        user_id=user.id,
+        token_hash=hashlib.sha256(plain.encode()).hexdigest(),
+        label=label,
+        scopes=list(dict.fromkeys(scopes)) if scopes else None,
+    )
     db.session.add(row)
     db.session.flush()
     return row, plain
+
+
+def rotate_token(row: ApiToken) -> tuple[ApiToken, str]:
+    """Replace a live token by a new one with the same user, label and scopes; the old one is revoked now."""
+    row.revoked_at = utcnow()
+    return create_token(row.user, row.label, row.scopes)
+
+
+def token_allows(row: ApiToken | None, scope: str) -> bool:
+    """Whether a token carries a scope (a token without scopes carries every one)."""
+    return row is None or row.scopes is None or scope in row.scopes
 
 
 def revoke_token(token_id: int) -> bool:

@@ -129,6 +129,24 @@ ACTIONS = _table(
     ("consumer_view", "申诉人验证手机号后查看", "Appellant viewed it after phone sign-in"),
     ("access_code_reissued", "换发查询码", "New access code issued"),
     ("consumer_rating", "申诉人满意度评价", "Appellant's satisfaction rating"),
+    ("sign_referral", "企业签收", "Operator signed for the referral"),
+    ("confirm_instruction", "企业确认指令", "Operator confirmed an instruction"),
+    ("mark_urgent", "标记为紧急", "Marked urgent"),
+)
+
+# The standard instructions a referral can carry; the operator confirms each within a working day.
+INSTRUCTIONS = _table(
+    ("hold_collection", "暂停催缴/停机", "Hold collection and do not suspend the service while the appeal is open"),
+    ("restore_service", "恢复服务", "Restore the service now"),
+    ("keep_records", "保留通话/账单记录", "Keep the call and billing records"),
+)
+
+# Why a case is urgent (shorter clocks, first in every queue).
+URGENT_REASONS = _table(
+    ("service_cut_off", "服务已被中断", "Service cut off"),
+    ("elderly_disabled", "老年或残疾申诉人", "Elderly or disabled appellant"),
+    ("medical", "医疗需要", "Medical need"),
+    ("fraud_loss", "诈骗损失正在发生", "Fraud loss in progress"),
 )
 
 ALL = {
@@ -140,6 +158,8 @@ ALL = {
     "contact_channel": CONTACT_CHANNELS,
     "intake_channel": INTAKE_CHANNELS,
     "action": ACTIONS,
+    "instruction": INSTRUCTIONS,
+    "urgent_reason": URGENT_REASONS,
 }
 
 

@@ -123,6 +123,7 @@ class ApiToken(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[dt.datetime | None]
     last_used_at: Mapped[dt.datetime | None]
+    scopes: Mapped[list[str] | None] = mapped_column(JSONType)  # an operator token's scopes; None: every one
 
     user: Mapped[User] = relationship()
 
@@ -218,6 +219,10 @@ class Appeal(db.Model):
     assignee_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
     repeat_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("appeal.id"), index=True)
     overdue: Mapped[bool] = mapped_column(default=False, index=True)
+    # Urgent (issue 12): shorter clocks, first in every queue; the reason is a code (`cases.codes.URGENT_REASONS`).
+    urgent: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    urgent_reason: Mapped[str | None] = mapped_column(sa.String(24))
+    urgent_at: Mapped[dt.datetime | None]
     # Kept by the engine from the case's clocks (workflows.engine.set_due_times), so the queues sort and find
     # overdue cases from the appeal row alone: the earliest due time of the clocks not stopped (paused ones
     # included), and of those also running (not paused), which is past due when the case is late.
@@ -347,9 +352,30 @@ class Referral(db.Model):
     replied_at: Mapped[dt.datetime | None]
     reply_text: Mapped[str] = mapped_column(sa.Text, default="")
     active: Mapped[bool] = mapped_column(default=True)
+    signed_at: Mapped[dt.datetime | None]  # the operator signed for it (签收)
+    signed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
 
     appeal: Mapped[Appeal] = relationship(back_populates="referrals")
     operator: Mapped[Operator] = relationship()
+    instructions: Mapped[list[ReferralInstruction]] = relationship(
+        back_populates="referral", order_by="ReferralInstruction.id"
+    )
+    signed_by: Mapped[User | None] = relationship()
+
+
+class ReferralInstruction(db.Model):
+    """A standard instruction sent with a referral (`cases.codes.INSTRUCTIONS`), which the operator confirms."""
+
+    __tablename__ = "referral_instruction"
+    __table_args__ = (sa.UniqueConstraint("referral_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referral_id: Mapped[int] = mapped_column(sa.ForeignKey("referral.id"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(24))
+    confirmed_at: Mapped[dt.datetime | None]
+    confirmed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+
+    referral: Mapped[Referral] = relationship(back_populates="instructions")
 
 
 class Settlement(db.Model):

@@ -117,13 +117,14 @@ def queue_select(
     sort: str | None = None,
     now: dt.datetime | None = None,
 ) -> sa.Select:
-    """The appeals of a queue, filtered and sorted (deadline: earliest open clock first; cases without one last)."""
+    """The appeals of a queue, filtered and sorted (deadline: urgent cases first, then the earliest open clock;
+    cases without one last)."""
     query = sa.select(Appeal).where(*queue_conditions(name, user_id, filters, now))
     if sort not in sorts(name):
         sort = default_sort(name)
     if sort.lstrip("-") == "deadline":
         order = Appeal.next_due_at.desc() if sort.startswith("-") else Appeal.next_due_at.asc()
-        query = query.order_by(order.nulls_last(), Appeal.id)
+        query = query.order_by(Appeal.urgent.desc(), order.nulls_last(), Appeal.id)  # urgent cases stand first
     else:
         order = Appeal.received_at.desc() if sort.startswith("-") else Appeal.received_at.asc()
         query = query.order_by(order, Appeal.id)

@@ -27,7 +27,7 @@ from cases.db import db
 from cases.models import Appeal, CaseEvent, Contact, Deadline, Material, Operator, SubscriberCount
 from cases.states import OUTCOME_OF_ACTION
 
-COUNTED_ACTIONS = ("accept", "reject", "withdraw", "settle", "acknowledge", "disagree", "end_mediation")
+COUNTED_ACTIONS = ("accept", "reject", "withdraw", "settle", "acknowledge", "disagree", "end_mediation", "mark_urgent")
 # Broken down by operator and category; their case counts are the sums of the breakdown's (each case has one
 # operator and one category), so the other counted actions are the only ones counted on their own.
 BREAKDOWN_ACTIONS = ("accept", "settle")
@@ -207,18 +207,25 @@ def median_days_to_close(
 
 
 def deadline_timeliness(start: dt.datetime, end: dt.datetime, ex: Executor | None = None) -> dict[str, tuple[int, int]]:
-    """{kind: (clocks stopped in the range, of which met)} for the decision and operator-reply clocks."""
+    """{kind: (clocks stopped in the range, of which met)} for the decision and operator-reply clocks, and the
+    same of urgent cases' clocks as `urgent_<kind>`."""
     met = sa.func.sum(sa.case((Deadline.met.is_(True), 1), else_=0))
     rows = (ex or db.session).execute(
-        sa.select(Deadline.kind, sa.func.count(), met)
+        sa.select(Deadline.kind, Appeal.urgent, sa.func.count(), met)
+        .join(Appeal, Appeal.id == Deadline.appeal_id)
         .where(
             Deadline.kind.in_(("decision", "operator_reply")),
             Deadline.met.is_not(None),
             _between(Deadline.stopped_at, start, end),
         )
-        .group_by(Deadline.kind)
+        .group_by(Deadline.kind, Appeal.urgent)
     )
-    return {kind: (int(total or 0), int(on_time or 0)) for kind, total, on_time in rows}
+    out: dict[str, tuple[int, int]] = {}
+    for kind, urgent, total, on_time in rows:
+        for key in (kind, f"urgent_{kind}") if urgent else (kind,):
+            before = out.get(key, (0, 0))
+            out[key] = (before[0] + int(total or 0), before[1] + int(on_time or 0))
+    return out
 
 
 def subscriber_counts(period: str) -> dict[int, int]:
@@ -335,6 +342,8 @@ def _figures(counted: dict[str, Any], period: Period | None) -> dict:
     clocks = counted["clocks"]
     decisions, decisions_met = clocks.get("decision", (0, 0))
     replies, replies_met = clocks.get("operator_reply", (0, 0))
+    urgent_decisions, urgent_decisions_met = clocks.get("urgent_decision", (0, 0))
+    urgent_replies, urgent_replies_met = clocks.get("urgent_operator_reply", (0, 0))
     closed, median = counted["closed"]
     outcomes = {OUTCOME_OF_ACTION[a]: n for a, n in events.items() if a in OUTCOME_OF_ACTION}
     return {
@@ -365,6 +374,11 @@ def _figures(counted: dict[str, Any], period: Period | None) -> dict:
             "operator_replies_on_time_pct": _fmt(percent(replies_met, replies)),
             "closed": closed,
             "median_days_to_close": _fmt(median),
+            "urgent_marked": events.get("mark_urgent", 0),
+            "urgent_decisions": urgent_decisions,
+            "urgent_decisions_on_time_pct": _fmt(percent(urgent_decisions_met, urgent_decisions)),
+            "urgent_operator_replies": urgent_replies,
+            "urgent_operator_replies_on_time_pct": _fmt(percent(urgent_replies_met, urgent_replies)),
         },
     }
 

@@ -205,15 +205,26 @@ def _iso(at: dt.datetime | None) -> str | None:
 # The payloads: what the operator needs for each event, no more. Only a new referral carries the appellant's
 # name and phone (to make contact); never the ID number, e-mail or address.
 def _case(appeal: Appeal) -> dict[str, Any]:
-    return {"case_no": appeal.case_no, "state": appeal.status}
+    return {
+        "case_no": appeal.case_no,
+        "state": appeal.status,
+        "urgent": bool(appeal.urgent),
+        "urgent_reason": appeal.urgent_reason if appeal.urgent else None,
+    }
 
 
 def _referral(appeal: Appeal) -> dict[str, Any]:
     active = [r for r in appeal.referrals if r.active]
     ref = active[-1] if active else None
+    clock = next((d for d in appeal.deadlines if d.kind == "instruction" and d.stopped_at is None), None)
     return {
         "referred_at": _iso(ref.referred_at) if ref else None,
         "reply_due_at": _iso(ref.due_at) if ref else None,
+        "signed_at": _iso(ref.signed_at) if ref else None,
+        "instructions": [
+            {"kind": i.kind, "confirmed_at": _iso(i.confirmed_at)} for i in (ref.instructions if ref else [])
+        ],
+        "instructions_due_at": _iso(clock.due_at) if clock else None,
     }
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from app.extensions import db
-from cases.models import Appeal, Operator, utcnow
+from cases.models import Appeal, Operator, ReferralInstruction, utcnow
 from cases.numbering import next_case_no
 from workflows import engine
 
@@ -86,3 +86,18 @@ def open_as(client, method: str, url: str, **kwargs):
     g.pop("_login_user", None)
     g.pop("user", None)
     return client.open(url, method=method, **kwargs)
+
+
+def give_instructions(appeal: Appeal, kinds: tuple[str, ...] = ("hold_collection", "keep_records")) -> Appeal:
+    """Instructions on the case's active referral, as if the mediator had ticked them (committed)."""
+    referral = next(r for r in reversed(appeal.referrals) if r.active)
+    for kind in kinds:
+        db.session.add(ReferralInstruction(referral=referral, kind=kind))
+    db.session.commit()
+    return appeal
+
+
+def case_for(t, state: str) -> Appeal:
+    """A case in `state` on which the lifecycle row `t` can be taken (instructions to confirm, when it needs them)."""
+    appeal = make_appeal(state=state)
+    return give_instructions(appeal) if t.records == "instruction_confirmed" else appeal

@@ -89,7 +89,7 @@ def test_an_operator_token_sees_only_its_referred_cases_and_404_for_others(clien
     assert client.get("/api/v1/cases?operator=unicom_jl", headers=headers).get_json()["items"] == []
     detail = client.get(f"/api/v1/cases/{mine.case_no}", headers=headers).get_json()
     assert detail["phone"] == "138****8000" and "id_number" not in detail and "email" not in detail
-    assert "address" not in detail and detail["allowed_actions"] == ["reply"]
+    assert "address" not in detail and detail["allowed_actions"] == ["confirm_instruction", "reply", "sign_referral"]
     assert [e["action"] for e in detail["events"]] == ["submit", "accept", "refer"]
     assert detail["events"][1]["details"] == {}  # the centre's own notes stay with the centre
     assert detail["events"][2]["details"]["note"] == "请核实扣费"

@@ -11,9 +11,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.extensions import db
+from cases import codes
 from cases.models import Appeal, CaseEvent, Referral
 from tests.conftest import make_user, on_postgres
-from tests.factories import PATHS, make_appeal, open_as
+from tests.factories import PATHS, case_for, make_appeal, open_as
 from workflows import engine, lifecycle
 from workflows.engine import ActionNotAllowed, InvalidFields, RoleNotAllowed
 
@@ -28,7 +29,7 @@ def valid_data(t: lifecycle.Transition) -> dict[str, str]:
     data = {}
     for f in t.fields:
         if f.kind.startswith("choice:"):
-            data[f.name] = "art11_1"
+            data[f.name] = next(iter(codes.ALL[f.kind.split(":", 1)[1]]))
         else:
             data[f.name] = values[f.kind]
     return data
@@ -60,7 +61,7 @@ def ids(rows):
 @pytest.mark.parametrize(("index", "t"), STAFF_ROWS, ids=ids(STAFF_ROWS))
 def test_every_transition_of_the_table_moves_the_case_for_every_allowed_role_from_every_source(app, index, t):
     for source in sorted(t.sources):
-        a = make_appeal(state=source)
+        a = case_for(t, source)
         for role in sorted(t.roles):
             before = len(a.events)
             event = engine.perform(a, t.action, role=role, data=valid_data(t))
@@ -99,7 +100,7 @@ def test_every_role_outside_a_row_is_refused_by_the_engine(app, index, t):
         if state == "new":
             a = Appeal(status=None)
         else:
-            a = make_appeal(state=state)
+            a = case_for(t, state)
         with pytest.raises(RoleNotAllowed):
             engine.perform(a, t.action, role=role, data=valid_data(t))
         db.session.rollback()
@@ -121,7 +122,7 @@ def test_every_state_and_action_is_either_in_the_table_or_refused():
 def test_the_case_page_takes_every_transition_through_its_form(client, auth, index, t):
     auth.as_role("supervisor")  # the supervisor may take every staff action
     for source in sorted(t.sources):
-        a = make_appeal(state=source)
+        a = case_for(t, source)
         page = client.get(f"/staff/cases/{a.case_no}").get_data(as_text=True)
         assert f'action="/staff/cases/{a.case_no}/actions/{t.action}"' in page
         resp = client.post(f"/staff/cases/{a.case_no}/actions/{t.action}", data=form_data(t, a.version))

@@ -19,7 +19,7 @@ from sqlalchemy.orm import selectinload
 
 from cases import codes, reference, settlements, states
 from cases.db import db
-from cases.models import Appeal, CaseEvent, Deadline, Operator, Referral, Settlement, User, utcnow
+from cases.models import Appeal, CaseEvent, Deadline, Operator, Referral, ReferralInstruction, Settlement, User, utcnow
 from workflows import calendar, lifecycle, outbox, webhooks
 from workflows.lifecycle import DEADLINE_DEFAULTS, DEADLINES, Transition
 
@@ -54,6 +54,13 @@ class InvalidFields(LifecycleError):
 def setting(name: str) -> Any:
     """A lifecycle setting from the app config, or the table's default."""
     return current_app.config.get(name, DEADLINE_DEFAULTS.get(name))
+
+
+def amount(rule: lifecycle.DeadlineRule, appeal: Appeal) -> int:
+    """The days a clock runs for this case: the urgent setting for an urgent case, when the rule has one."""
+    if appeal.urgent and rule.urgent_setting:
+        return setting(rule.urgent_setting)
+    return setting(rule.amount_setting)
 
 
 def clean_fields(t: Transition, data: dict[str, Any], lenient: bool = False) -> dict[str, Any]:
@@ -149,7 +156,7 @@ def perform(
     details = _details(cleaned, lenient and _without_details(t, cleaned))
 
     if t.records:
-        RECORDS[t.records](appeal, cleaned, now)
+        RECORDS[t.records](appeal, {**cleaned, "_actor_id": actor.id if actor else None}, now)
     _run_clocks(appeal, t, now)
     _change_state(appeal, t, now)
     event = _event(appeal, t, state, now, details, MESSAGES[t.message](cleaned) if t.message else "")
@@ -288,9 +295,64 @@ def _record_referral(appeal: Appeal, cleaned: dict[str, Any], now: dt.datetime) 
         appeal.operator_id = new_op.id
     for r in _active_referrals(appeal):
         r.active = False
+    _stop_clock(appeal, "instruction", now)  # a re-referral's instructions are confirmed afresh
     rule = DEADLINES["operator_reply"]
-    due = calendar.due_after(now, setting(rule.amount_setting), setting(rule.working_setting))
-    db.session.add(Referral(appeal=appeal, operator_id=appeal.operator_id, referred_at=now, due_at=due, active=True))
+    due = calendar.due_after(now, amount(rule, appeal), setting(rule.working_setting))
+    referral = Referral(appeal=appeal, operator_id=appeal.operator_id, referred_at=now, due_at=due, active=True)
+    db.session.add(referral)
+    given = [f.name for f in lifecycle.INSTRUCTION_FIELDS if cleaned.get(f.name)]
+    for kind in given:
+        db.session.add(ReferralInstruction(referral=referral, kind=kind))
+    if given:
+        rule = DEADLINES["instruction"]
+        due = calendar.due_after(now, setting(rule.amount_setting), setting(rule.working_setting))
+        appeal.deadlines.append(Deadline(kind="instruction", started_at=now, due_at=due))
+
+
+def _stop_clock(appeal: Appeal, kind: str, now: dt.datetime) -> None:
+    """Stop the case's open clock of this kind, if any (met when stopped in time)."""
+    for d in appeal.deadlines:
+        if d.kind == kind and d.stopped_at is None:
+            d.stopped_at, d.paused_at, d.met = now, None, now <= d.due_at
+
+
+def _record_signature(appeal: Appeal, cleaned: dict[str, Any], now: dt.datetime) -> None:
+    """The operator signed for the active referral (签收); once."""
+    active = _active_referrals(appeal)
+    if not active or active[-1].signed_at is not None:
+        raise ActionNotAllowed(_("转办已签收。"))
+    active[-1].signed_at = now
+    active[-1].signed_by_id = cleaned.get("_actor_id")
+
+
+def _record_instruction_confirmed(appeal: Appeal, cleaned: dict[str, Any], now: dt.datetime) -> None:
+    """The operator confirmed one instruction of the active referral; the last one stops the instruction clock."""
+    active = _active_referrals(appeal)
+    pending = {i.kind: i for i in (active[-1].instructions if active else []) if i.confirmed_at is None}
+    instruction = pending.get(cleaned["instruction"])
+    if instruction is None:
+        raise InvalidFields(_("请检查填写的内容。"), {"instruction": [_("这项指令没有随转办下达，或已经确认。")]})
+    instruction.confirmed_at = now
+    instruction.confirmed_by_id = cleaned.get("_actor_id")
+    if len(pending) == 1:
+        _stop_clock(appeal, "instruction", now)
+
+
+def _record_urgent(appeal: Appeal, cleaned: dict[str, Any], now: dt.datetime) -> None:
+    """Mark the case urgent: its running clocks that have an urgent setting end no later than that from now."""
+    if appeal.urgent:
+        raise ActionNotAllowed(_("案件已标记为紧急。"))
+    appeal.urgent, appeal.urgent_reason, appeal.urgent_at = True, cleaned["reason"], now
+    for d in appeal.deadlines:
+        rule = DEADLINES[d.kind]
+        if d.stopped_at is not None or d.paused_at is not None or not rule.urgent_setting:
+            continue
+        due = calendar.due_after(now, setting(rule.urgent_setting), setting(rule.working_setting))
+        if due < d.due_at:
+            d.due_at = due
+            if d.kind == "operator_reply":
+                for referral in _active_referrals(appeal):
+                    referral.due_at = due
 
 
 def _record_reply(appeal: Appeal, cleaned: dict[str, Any], now: dt.datetime) -> None:
@@ -320,6 +382,9 @@ RECORDS: dict[str, Callable[[Appeal, dict[str, Any], dt.datetime], None]] = {
     "referral": _record_referral,
     "reply": _record_reply,
     "settlement": _record_settlement,
+    "signature": _record_signature,
+    "instruction_confirmed": _record_instruction_confirmed,
+    "urgent": _record_urgent,
 }
 
 
@@ -353,7 +418,7 @@ def _run_clocks(appeal: Appeal, t: Transition, now: dt.datetime) -> None:
             old.stopped_at = now
             old.met = now <= old.due_at
         rule = DEADLINES[kind]
-        due = calendar.due_after(now, setting(rule.amount_setting), setting(rule.working_setting))
+        due = calendar.due_after(now, amount(rule, appeal), setting(rule.working_setting))
         appeal.deadlines.append(Deadline(kind=kind, started_at=now, due_at=due))
     set_due_times(appeal, now)
 
@@ -415,6 +480,11 @@ def recompute_clocks(changed: set[dt.date], actor: User | None = None, now: dt.d
     for clock in clocks:
         rule = DEADLINES[clock.kind]
         due = _due_replayed(clock, setting(rule.amount_setting))
+        appeal = clock.appeal
+        if due is not None and appeal.urgent and rule.urgent_setting and clock.paused_at is None:
+            # urgent since `urgent_at` (or since the clock started, when later): the shorter clock from then
+            since = max(clock.started_at, appeal.urgent_at or clock.started_at)
+            due = min(due, calendar.due_after(since, setting(rule.urgent_setting), True))
         if due is None or due == clock.due_at:
             continue
         appeal, before = clock.appeal, clock.due_at

@@ -119,11 +119,13 @@ def notify_case_event(event_id: int) -> int:
     if event.action == "refer":
         referral_due = appeal.deadline("operator_reply")
         due = _local(referral_due.due_at) if referral_due else ""
-        subject = f"转办通知：申诉{appeal.case_no}"
+        urgent = f"【紧急：{codes.name('urgent_reason', appeal.urgent_reason)}】" if appeal.urgent else ""
+        subject = f"{urgent}转办通知：申诉{appeal.case_no}"
+        given = [codes.name("instruction", i.kind) for r in appeal.referrals if r.active for i in r.instructions]
         body = (
             f"{current_app.config['CENTRE_NAME']}已将申诉{appeal.case_no}"
             f"（{codes.name('category', appeal.category)}）转办贵单位，请登录企业工作台查看，"
-            f"并于{due}前答复。"
+            f"并于{due}前答复。" + (f"随转办下达的指令（请在一个工作日内确认）：{'、'.join(given)}。" if given else "")
         )
         for user in _liaisons(appeal.operator_id):
             messages.append(
@@ -250,7 +252,7 @@ def sweep_deadlines(now: dt.datetime | None = None) -> dict[str, int]:
         for deadline_id in ids:
             outbox.record("notify_overdue", {"deadline_id": deadline_id}, dedupe_key=f"overdue-{deadline_id}")
         for deadline_id, appeal_id, kind in overdue:
-            if kind == "operator_reply":
+            if kind in ("operator_reply", "instruction"):  # the reply, or an instruction not confirmed in time
                 webhooks.emit(db.session.get(Appeal, appeal_id), "referral.overdue", f"overdue-{deadline_id}")
     due_soon = list(
         db.session.scalars(

@@ -66,17 +66,39 @@ class DeadlineRule:
     en: str
     amount_setting: str  # config key with the number of days
     working_setting: str  # config key: working days (True) or calendar days
+    urgent_setting: str | None = None  # config key with the (shorter) number of days of an urgent case
+    note: str = ""  # how the clock runs when no row's `starts`/`stops` name it
 
 
 DEADLINES: dict[str, DeadlineRule] = {
     d.kind: d
     for d in (
-        DeadlineRule("decision", "受理决定", "Acceptance decision", "DECISION_DAYS", "DECISION_WORKING_DAYS"),
         DeadlineRule(
-            "operator_reply", "企业答复", "Operator reply", "OPERATOR_REPLY_DAYS", "OPERATOR_REPLY_WORKING_DAYS"
+            "decision",
+            "受理决定",
+            "Acceptance decision",
+            "DECISION_DAYS",
+            "DECISION_WORKING_DAYS",
+            "URGENT_DECISION_DAYS",
+        ),
+        DeadlineRule(
+            "operator_reply",
+            "企业答复",
+            "Operator reply",
+            "OPERATOR_REPLY_DAYS",
+            "OPERATOR_REPLY_WORKING_DAYS",
+            "URGENT_OPERATOR_REPLY_DAYS",
         ),
         DeadlineRule(
             "consumer_reply", "答复申诉人", "Reply to appellant", "CONSUMER_REPLY_DAYS", "CONSUMER_REPLY_WORKING_DAYS"
+        ),
+        DeadlineRule(
+            "instruction",
+            "确认转办指令",
+            "Confirm the referral's instructions",
+            "INSTRUCTION_DAYS",
+            "INSTRUCTION_WORKING_DAYS",
+            note="started by a referral that carries instructions; stopped when the operator confirmed the last one",
         ),
     )
 }
@@ -88,12 +110,24 @@ DEADLINE_DEFAULTS = {
     "OPERATOR_REPLY_WORKING_DAYS": False,  # configurable default
     "CONSUMER_REPLY_DAYS": 30,
     "CONSUMER_REPLY_WORKING_DAYS": False,
+    "INSTRUCTION_DAYS": 1,
+    "INSTRUCTION_WORKING_DAYS": True,
+    "URGENT_DECISION_DAYS": 1,  # an urgent case's clocks (counted like the ordinary ones)
+    "URGENT_OPERATOR_REPLY_DAYS": 2,
 }
 
 _ALL_CLOCKS = ("decision", "operator_reply", "consumer_reply")
 _ACTIVE = frozenset({"accepted", "referred", "replied", "mediating"})
 _REOPEN_CLEARS = ("outcome", "closed_at")
 _NOTE = Field("note", required=False, zh="说明", en="Note")
+# The instructions a referral can carry (`cases.codes.INSTRUCTIONS`), each a tick on the referral form.
+INSTRUCTION_FIELDS = (
+    Field("hold_collection", "bool", required=False, zh="指令：暂停催缴/停机", en="Instruction: hold collection"),
+    Field("restore_service", "bool", required=False, zh="指令：恢复服务", en="Instruction: restore the service"),
+    Field("keep_records", "bool", required=False, zh="指令：保留通话/账单记录", en="Instruction: keep the records"),
+)
+_URGENT_FROM = ("received", "awaiting_materials", "accepted", "referred", "replied", "mediating")
+_REFERRED = ("referred", "replied", "mediating")  # a referral is active and its instructions can be confirmed
 _TERMS = (
     Field("refund_amount", "money", required=False, zh="退费/补偿金额（元）", en="Refund or credit (yuan)"),
     Field("service_restored", "bool", required=False, zh="恢复服务", en="Service restored"),
@@ -159,6 +193,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         {MEDIATOR, SUPERVISOR},
         fields=(
             Field("operator", "operator", required=False, zh="转办企业（改派时填写）", en="Operator (to re-refer)"),
+            *INSTRUCTION_FIELDS,
             _NOTE,
         ),
         starts=("operator_reply",),
@@ -174,6 +209,31 @@ TRANSITIONS: tuple[Transition, ...] = (
         fields=(Field("text", zh="答复内容", en="Reply"),),
         stops=("operator_reply",),
         records="reply",
+    ),
+    _t("sign_referral", {"referred"}, "referred", {OPERATOR, MEDIATOR, SUPERVISOR}, records="signature", public=False),
+    *(  # steps that keep the state: one row per state, so each row stays a plain edge of the diagram
+        _t(
+            "confirm_instruction",
+            {state},
+            state,
+            {OPERATOR, MEDIATOR, SUPERVISOR},
+            fields=(Field("instruction", "choice:instruction", zh="确认的指令", en="Instruction confirmed"),),
+            records="instruction_confirmed",
+            public=False,
+        )
+        for state in _REFERRED
+    ),
+    *(
+        _t(
+            "mark_urgent",
+            {state},
+            state,
+            {CLERK, MEDIATOR, SUPERVISOR},
+            fields=(Field("reason", "choice:urgent_reason", zh="紧急原因", en="Why it is urgent"), _NOTE),
+            records="urgent",
+            public=False,
+        )
+        for state in _URGENT_FROM
     ),
     _t("mediate", {"replied"}, "mediating", {MEDIATOR, SUPERVISOR}, fields=(_NOTE,)),
     _t(

@@ -7,4 +7,4 @@ from app.extensions import csrf
 bp = Blueprint("api", __name__)
 csrf.exempt(bp)  # the API authenticates by bearer token or access code, never by cookie
 
-from app.api import cases, consumer, contacts, public, routes, spec, statistics  # noqa: E402,F401
+from app.api import cases, consumer, contacts, operator, public, routes, spec, statistics  # noqa: E402,F401

@@ -713,3 +713,79 @@ class RangeFigures(Out):
     """The figures and breakdowns for a date range."""
 
     figures: dict[str, Any]
+
+
+# --- the operator's API (issue 12) ----------------------------------------------------------------------------
+
+
+class ReferralQuery(ApiModel):
+    """The operator's referrals: filters, and the cursor of the page before (ordered by last change)."""
+
+    state: one_of(("referred", "replied", "mediating", "settled", "closed", "withdrawn")) | None = None  # type: ignore[valid-type]
+    due_before: Moment | None = Field(None, description="reply due before this time (UTC)")
+    overdue: bool | None = Field(None, description="only replies past due (or only those not)")
+    updated_since: Moment | None = Field(None, description="cases changed at or after this time (UTC)")
+    cursor: str | None = Field(None, max_length=200, description="`next_cursor` of the page before")
+    limit: int = Field(50, ge=1, le=MAX_PER_PAGE)
+
+
+class ReferralItem(CaseSummary):
+    """A case referred to the operator, with its referral (signed, instructions) and the urgent flag."""
+
+    urgent: bool
+    urgent_reason: str | None
+    updated_at: dt.datetime
+    referral: dict[str, Any] | None
+
+
+class ReferralList(Out):
+    """A page of referrals; `next_cursor` is null on the last page."""
+
+    items: list[ReferralItem]
+    next_cursor: str | None
+
+
+class ReplyUpload(ApiModel):
+    """The reply's text and any files (multipart field `file`, repeated), which become the operator's materials."""
+
+    text: clean(5000, multiline=True)  # type: ignore[valid-type]
+    file: Any = Field(None, json_schema_extra={"type": "string", "format": "binary"})
+
+
+class EvidenceUpload(ApiModel):
+    """Files (multipart field `file`, repeated), e.g. evidence that the settlement terms were carried out."""
+
+    description: clean(500, multiline=True) | None = None  # type: ignore[valid-type]
+    file: Any = Field(None, json_schema_extra={"type": "string", "format": "binary"})
+
+
+class FilesStored(Out):
+    """What a multipart request stored: the case's state and the files."""
+
+    case_no: str
+    status: str
+    version: int
+    materials: list[dict[str, Any]]
+
+
+class EventQuery(ApiModel):
+    """The catch-up feed: events of the last 30 days from `since`, after the event `after` (a feed cursor)."""
+
+    since: Moment | None = Field(None, description="UTC; at most 30 days back (the default)")
+    after: int | None = Field(None, ge=0, description="`next_after` of the page before")
+    limit: int = Field(100, ge=1, le=MAX_PER_PAGE)
+
+
+class EventFeed(Out):
+    """Webhook events as they were delivered (`{"id","type","created_at","data"}`), oldest first."""
+
+    items: list[dict[str, Any]]
+    next_after: int | None
+
+
+class TokenRotated(Out):
+    """A new token, shown this once; the one used for the call is revoked."""
+
+    token: str
+    label: str
+    scopes: list[str] | None

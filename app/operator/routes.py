@@ -61,7 +61,7 @@ def index():
             query = query.where(Referral.replied_at.is_(None), Referral.due_at < utcnow(), Appeal.status == "referred")
         if form.q.data:
             query = query.where(Appeal.case_no.contains(form.q.data.strip(), autoescape=True))
-    query = query.order_by(Referral.due_at, Appeal.id)
+    query = query.order_by(Appeal.urgent.desc(), Referral.due_at, Appeal.id)  # urgent first
     page = min(max(request.args.get("page", 1, type=int) or 1, 1), 100_000)
     total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
     rows = db.session.execute(query.limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
@@ -92,6 +92,8 @@ def _render_case(appeal: Appeal, *, reply_form=None, proposal_form=None, done_fo
         done_form=done_form or TermsDoneForm(formdata=None),
         full_phone=full_phone,
         can_reply=appeal.status == "referred",
+        can_sign=lifecycle.transition_for("sign_referral", appeal.status) is not None,
+        can_confirm=lifecycle.transition_for("confirm_instruction", appeal.status) is not None,
         can_propose=appeal.status in ("replied", "mediating"),
         can_report_done=appeal.status == "settled"
         and settlement is not None
@@ -143,6 +145,44 @@ def reply(case_no: str):
     db.session.commit()
     flash(_("答复已提交。"), "success")
     return redirect(url_for("operator.case_detail", case_no=appeal.case_no))
+
+
+def _step(appeal: Appeal, action: str, data: dict, done: str):
+    """A lifecycle step that keeps the state (sign for the referral, confirm an instruction), then back to the case."""
+    try:
+        engine.perform(
+            appeal,
+            action,
+            role=lifecycle.OPERATOR,
+            actor=g.user,
+            data=data,
+            expected_version=request.form.get("version", type=int),
+        )
+    except engine.LifecycleError as exc:
+        db.session.rollback()
+        flash(next(iter(exc.errors.values()), [exc.message])[0], "error")
+        return _render_case(appeal, status=exc.status)
+    db.session.commit()
+    flash(done, "success")
+    return redirect(url_for("operator.case_detail", case_no=appeal.case_no))
+
+
+@bp.route("/cases/<case_no>/sign", methods=["POST"])
+def sign_referral(case_no: str):
+    """Sign for the referral (签收): recorded and shown to the mediator."""
+    return _step(_appeal_or_404(case_no), "sign_referral", {}, _("已签收。"))
+
+
+@bp.route("/cases/<case_no>/instructions/<kind>", methods=["POST"])
+def confirm_instruction(case_no: str, kind: str):
+    """Confirm one instruction sent with the referral."""
+    appeal = _appeal_or_404(case_no)
+    return _step(
+        appeal,
+        "confirm_instruction",
+        {"instruction": kind},
+        _("已确认指令：%(name)s", name=codes.name("instruction", kind, codes.current_lang())),
+    )
 
 
 @bp.route("/cases/<case_no>/settlement", methods=["POST"])

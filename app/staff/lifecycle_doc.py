@@ -88,19 +88,26 @@ def render_markdown() -> str:
         "",
         "## Deadlines",
         "",
-        "| clock | 中文 | English | default | counted in | setting |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| clock | 中文 | English | default | counted in | setting | urgent case |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for d in lifecycle.DEADLINES.values():
         days = lifecycle.DEADLINE_DEFAULTS[d.amount_setting]
         working = lifecycle.DEADLINE_DEFAULTS[d.working_setting]
         unit = "working days (official calendar)" if working else "calendar days"
-        out.append(f"| `{d.kind}` | {d.zh} | {d.en} | {days} | {unit} | `{d.amount_setting}` |")
+        urgent = f"{lifecycle.DEADLINE_DEFAULTS[d.urgent_setting]} (`{d.urgent_setting}`)" if d.urgent_setting else "—"
+        note = f" ({d.note})" if d.note else ""
+        out.append(f"| `{d.kind}`{note} | {d.zh} | {d.en} | {days} | {unit} | `{d.amount_setting}` | {urgent} |")
     out += [
         "",
         "A deadline ends at 23:59:59 local time (`TIME_ZONE`, Asia/Shanghai by default) of its last day.",
         "A paused clock (while materials are awaited) is moved later by the days it waited, counted the same way",
         "as the clock itself.",
+        "",
+        "A case marked urgent (`mark_urgent`) has the shorter clocks of the last column: its running clocks end no",
+        "later than that many days after the mark, and the clocks it starts afterwards run that long. Urgent cases",
+        "stand first in every queue. The steps that keep the state (`sign_referral`, `confirm_instruction`,",
+        "`mark_urgent`) are rows whose target is their source, one row per state.",
         "",
     ]
     return "\n".join(out)

@@ -29,6 +29,7 @@ class WebhookForm(CleanForm):
         option_widget=widgets.CheckboxInput(),
         widget=widgets.ListWidget(prefix_label=False),
         validators=[DataRequired(_l("请至少选择一个事件。"))],
+        render_kw={"class": "checks"},
     )
     once = HiddenField()  # a reloaded POST does not register a second endpoint
 
