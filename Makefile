@@ -35,7 +35,15 @@ run: $(RUN_STAMP) translations
 node_modules/axe-core/axe.min.js: package.json package-lock.json
 	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund --silent; else echo "WARNING: npm missing: accessibility checks will be skipped"; fi
 
-test: $(DEV_STAMP) translations node_modules/axe-core/axe.min.js
+# The S3-compatible server of the tests (moto's standalone server) in its own virtualenv (tests/s3_server.py).
+S3_VENV := .venv-s3
+S3_STAMP := $(S3_VENV)/.installed
+$(S3_STAMP): requirements-s3server.txt
+	$(PYTHON) -m venv $(S3_VENV)
+	$(S3_VENV)/bin/pip install -q -r requirements-s3server.txt
+	touch $@
+
+test: $(DEV_STAMP) $(S3_STAMP) translations node_modules/axe-core/axe.min.js
 	bash scripts/test.sh
 
 # Benchmarks on PostgreSQL + Redis (not part of `make test`); each prints its figures next to its targets,

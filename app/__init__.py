@@ -25,6 +25,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(config.from_environment(app.instance_path))
     if test_config:
         app.config.from_mapping(test_config)
+    config.check(app.config)
     register_extensions(app)
     from app.public.uploads import UploadRequest
 
@@ -42,7 +43,7 @@ def register_extensions(app: Flask) -> None:
     from app import i18n, pool
     from app.extensions import babel, csrf, db, limiter, login_manager, migrate
     from cases import bulletin
-    from workflows import jobs, outbox, queue, registry
+    from workflows import consumer_jobs, jobs, outbox, queue, registry
 
     db.init_app(app)
     pool.init_app(app)
@@ -54,7 +55,7 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     login_manager.init_app(app)
     bulletin.guard_published()  # a published bulletin revision never changes
-    registry.install(app, jobs.REGISTRY)  # the background jobs and periodic tasks
+    registry.install(app, jobs.REGISTRY, consumer_jobs.REGISTRY)  # the background jobs and periodic tasks
     outbox.init_app(app, enqueue=queue.enqueue_outbox)
     i18n.init_app(app)
 

@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from app import cli_jobs
+from app import cli_jobs, cli_storage
+from app.cli_webhooks import webhooks_cli
 from app.extensions import db
 from app.staff.lifecycle_doc import lifecycle_cli
 from cases import accounts, reference
@@ -96,4 +97,6 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(tokens_cli)
     app.cli.add_command(lifecycle_cli)
+    app.cli.add_command(webhooks_cli)
     cli_jobs.register(app)
+    cli_storage.register(app)

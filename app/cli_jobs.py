@@ -139,8 +139,14 @@ def bulletin_show(period: str) -> None:
 @click.argument("period")
 @click.argument("revision", type=int)
 @click.option("--user", "username", default=None, help="the supervisor who publishes")
-def bulletin_publish(period: str, revision: int, username: str | None) -> None:
-    """Publish revision REVISION of PERIOD (a published revision never changes)."""
+@click.option(
+    "--provisional",
+    is_flag=True,
+    help="publish figures that may be incomplete (the period has not ended, or they were computed before it did)",
+)
+def bulletin_publish(period: str, revision: int, username: str | None, provisional: bool) -> None:
+    """Publish revision REVISION of PERIOD (a published revision never changes). Figures computed before the
+    period ended are published only with --provisional, and marked 暂定 wherever the bulletin appears."""
     rev = bulletin.get_revision(_period(period).code, revision)
     if rev is None:
         raise click.ClickException(f"no revision {revision} of {period}")
@@ -150,11 +156,18 @@ def bulletin_publish(period: str, revision: int, username: str | None) -> None:
         if user is None:
             raise click.ClickException(f"no user {username}")
         user_id = user.id
-    if not bulletin.publish(rev, user_id):
+    try:
+        done = bulletin.publish(rev, user_id, provisional=provisional)
+    except bulletin.ProvisionalNotConfirmed:
+        raise click.ClickException(
+            f"the figures of {rev.period} revision {rev.number} were computed before the period ended and may be "
+            "incomplete: build a new revision after the period ends, or publish with --provisional"
+        ) from None
+    if not done:
         click.echo(f"{rev.period} revision {rev.number} was already published")
         return
     db.session.commit()
-    click.echo(f"published {rev.period} revision {rev.number}")
+    click.echo(f"published {rev.period} revision {rev.number}" + (" (provisional)" if provisional else ""))
 
 
 @click.command("import-records")

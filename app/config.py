@@ -14,6 +14,11 @@ def _int(name: str, default: int) -> int:
     return int(raw) if raw else default
 
 
+def _flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    return default if raw in (None, "") else raw not in ("0", "false", "no", "off")
+
+
 def database_url(instance_path: str) -> str:
     """DATABASE_URL, normalised to the psycopg 3 driver; a SQLite file in the instance folder by default."""
     url = os.environ.get("DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'appeals.db'}"
@@ -62,8 +67,18 @@ def from_environment(instance_path: str) -> dict:
         "RQ_JOB_MONITORING_INTERVAL": _int("RQ_JOB_MONITORING_INTERVAL", 30),
         "RQ_HEARTBEAT_GRACE": _int("RQ_HEARTBEAT_GRACE", 60),
         "UPLOAD_FOLDER": os.environ.get("UPLOAD_FOLDER") or str(Path(instance_path) / "uploads"),
+        # Where new materials go: "" the local UPLOAD_FOLDER, or s3://bucket/prefix (cases/storage.py).
+        "MATERIALS_STORAGE": os.environ.get("MATERIALS_STORAGE", ""),
+        "S3_ENDPOINT_URL": os.environ.get("S3_ENDPOINT_URL", ""),
+        "S3_REGION": os.environ.get("S3_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        "S3_ACCESS_KEY_ID": os.environ.get("S3_ACCESS_KEY_ID") or os.environ.get("AWS_ACCESS_KEY_ID", ""),
+        "S3_SECRET_ACCESS_KEY": os.environ.get("S3_SECRET_ACCESS_KEY") or os.environ.get("AWS_SECRET_ACCESS_KEY", ""),
+        # Where an upload is spooled and checked before it goes to the object store (the system's temp folder).
+        "UPLOAD_SPOOL_FOLDER": os.environ.get("UPLOAD_SPOOL_FOLDER", ""),
         # The CJK font embedded in the bulletin PDF (Debian's fonts-noto-cjk); app/bulletin_pdf.py.
         "PDF_FONT_PATH": os.environ.get("PDF_FONT_PATH") or "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+        # Years after a case is closed that its personal data is kept (cases/retention.py; 个人信息保护法).
+        "RETENTION_YEARS": _int("RETENTION_YEARS", 3),
         "MAX_FILE_BYTES": max_file,
         "MAX_APPEAL_BYTES": max_appeal,
         # Werkzeug refuses a bigger body before reading it; one request carries at most one appeal's files.
@@ -103,4 +118,29 @@ def from_environment(instance_path: str) -> dict:
         "SMS_GATEWAY_URL": os.environ.get("SMS_GATEWAY_URL", ""),
         "SMS_GATEWAY_TOKEN": os.environ.get("SMS_GATEWAY_TOKEN", ""),
         "SMS_TIMEOUT": _int("SMS_TIMEOUT", 10),
+        # The portal's address as consumers reach it, for links in SMS and e-mail (the rating invitation).
+        "PUBLIC_URL": os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000"),
+        # "production" makes the start refuse settings only fit for development (app.consumer_settings).
+        "APP_ENV": os.environ.get("APP_ENV", "development"),
+        # Without a gateway, SMS go to the development backend (log + the admin's notifications page) unless 0.
+        "SMS_DEV_BACKEND": _flag("SMS_DEV_BACKEND", os.environ.get("APP_ENV") != "production"),
+        # Filing needs a verified mobile number: on by default when an SMS gateway is configured.
+        "REQUIRE_PHONE_VERIFICATION": _flag("REQUIRE_PHONE_VERIFICATION", bool(os.environ.get("SMS_GATEWAY_URL"))),
+        # Operators' webhooks (cases/webhooks.py, workflows/webhooks.py): secrets sealed under this key at rest.
+        "WEBHOOK_SECRETS_KEY": os.environ.get("WEBHOOK_SECRETS_KEY", ""),
+        "WEBHOOK_TIMEOUT": _int("WEBHOOK_TIMEOUT", 10),
+        "WEBHOOK_PAUSE_AFTER_HOURS": _int("WEBHOOK_PAUSE_AFTER_HOURS", 24),
     }
+
+
+class ConfigurationError(RuntimeError):
+    """A setting the app refuses to start with."""
+
+
+def check(config: dict) -> None:
+    """Refuse to start in production with phone verification required and no SMS gateway to send the codes."""
+    if config.get("APP_ENV") == "production" and config.get("REQUIRE_PHONE_VERIFICATION"):
+        if not config.get("SMS_GATEWAY_URL"):
+            raise ConfigurationError(
+                "REQUIRE_PHONE_VERIFICATION is on but no SMS_GATEWAY_URL is set (APP_ENV=production)"
+            )

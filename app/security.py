@@ -5,19 +5,23 @@ from __future__ import annotations
 import hashlib
 
 import sqlalchemy as sa
-from flask import Flask, abort, g, jsonify, redirect, request, url_for
+from flask import Flask, abort, g, jsonify, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 from sqlalchemy.exc import OperationalError
 
 from app import permissions
 from app.extensions import db, login_manager
+from cases import accounts
 from cases.models import ApiToken, User, utcnow
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
+
+
+SESSION_GENERATION = "session_generation"  # the account's session generation the session signed in with
 
 
 def token_digest(token: str) -> str:
@@ -104,7 +108,9 @@ def init_app(app: Flask) -> None:
             db.session.rollback()
             g.database_down = True
             return None
-        return user if user is not None and user.active else None
+        if user is None or not user.active or not accounts.session_current(user, session.get(SESSION_GENERATION)):
+            return None  # deactivated, or every session of the account was ended after this one signed in
+        return user
 
     @login_manager.unauthorized_handler
     def _unauthorized():

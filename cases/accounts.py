@@ -46,7 +46,20 @@ def create_user(
 
 
 def set_password(user: User, password: str) -> None:
+    """A new password; every web session signed in with the old one ends (`end_sessions`)."""
     user.password_hash = generate_password_hash(password)
+    end_sessions(user)
+
+
+def end_sessions(user: User) -> None:
+    """End every web session of the account: the user loader refuses a session signed in before this (the
+    caller commits). API tokens are not sessions: they are revoked on their own page or by deactivation."""
+    user.session_generation = (user.session_generation or 0) + 1
+
+
+def session_current(user: User, generation: object) -> bool:
+    """Whether a session that signed in at `generation` is still one of the account's live sessions."""
+    return isinstance(generation, int) and generation == (user.session_generation or 0)
 
 
 def authenticate(username: str, password: str) -> tuple[User | None, str]:

@@ -220,15 +220,30 @@ def period_ended(period: str, now: dt.datetime | None = None) -> bool:
     return (now or utcnow()) >= Period.parse(period).end_utc
 
 
+def incomplete(rev: BulletinRevision) -> bool:
+    """Whether a revision's figures may be incomplete: they were computed before the period ended (the period
+    is still running, or the rollup ran before its end and was not run again). Publishing such a revision is
+    a provisional publication (暂定): it needs an explicit `provisional=True`, and every place that shows the
+    bulletin marks it (`provisional`)."""
+    return rev.computed_at < Period.parse(rev.period).end_utc
+
+
 def provisional(rev: BulletinRevision) -> bool:
-    """A revision published before its period ended: its figures cover part of the period only ("临时")."""
-    return rev.published_at is not None and rev.published_at < Period.parse(rev.period).end_utc
+    """A published revision whose figures cover part of the period only (暂定): see `incomplete`."""
+    return rev.published_at is not None and incomplete(rev)
 
 
-def publish(rev: BulletinRevision, user_id: int | None) -> bool:
-    """Publish a revision; False when it was already published (nothing changes)."""
+class ProvisionalNotConfirmed(Exception):
+    """Publishing a revision with incomplete figures was not explicitly asked for as provisional."""
+
+
+def publish(rev: BulletinRevision, user_id: int | None, *, provisional: bool = False) -> bool:
+    """Publish a revision; False when it was already published (nothing changes). A revision whose figures may
+    be incomplete (`incomplete`) is published only with `provisional=True`, else ProvisionalNotConfirmed."""
     if rev.published_at is not None:
         return False
+    if incomplete(rev) and not provisional:
+        raise ProvisionalNotConfirmed(rev.period)
     rev.published_at = utcnow()
     rev.published_by_id = user_id
     return True

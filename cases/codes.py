@@ -126,6 +126,9 @@ ACTIONS = _table(
     ("terms_done", "企业报告已履行", "Operator reported the terms carried out"),
     ("report_terms_not_done", "申诉人反映企业未履行", "Appellant reported the terms not carried out"),
     ("forward_reply", "转达企业答复", "Operator's reply forwarded to the appellant"),
+    ("consumer_view", "申诉人验证手机号后查看", "Appellant viewed it after phone sign-in"),
+    ("access_code_reissued", "换发查询码", "New access code issued"),
+    ("consumer_rating", "申诉人满意度评价", "Appellant's satisfaction rating"),
 )
 
 ALL = {

@@ -1,11 +1,12 @@
 """Material items (用户提交材料): files checked by content, size-limited while streaming, stored atomically.
 
-A file is read in chunks from the upload stream into a temporary file in the
-upload folder, hashed as it goes, and refused as soon as it passes the per-file
-or per-appeal limit. Its type is decided by its bytes, never by its name. The
-finished file is fsynced and moved into place with `os.replace`, and its
+A file is read in chunks from the upload stream into a temporary file (in the
+upload folder, or the spool folder when the store is S3: cases/storage.py),
+hashed as it goes, and refused as soon as it passes the per-file or per-appeal
+limit. Its type is decided by its bytes, never by its name. The checked file is
+moved into place with `os.replace` or streamed to the object store, and its
 `Material` row is added to the current transaction; when that transaction does
-not commit, the file is removed again (see the session hooks at the end).
+not commit, the object is removed again (see the session hooks at the end).
 
 A file that is what it claims but carries active content — a PDF with
 JavaScript, a launch action or embedded files, an Office document with macros
@@ -26,6 +27,7 @@ import unicodedata
 import uuid
 import zipfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -36,6 +38,7 @@ from flask_babel import gettext as _
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from cases import storage
 from cases.db import db
 from cases.models import Appeal, Material, User, utcnow
 
@@ -92,17 +95,35 @@ class MaterialRejected(Exception):
 
 
 def upload_folder() -> Path:
-    """The folder files are kept in (outside the web root), created when missing."""
+    """The local folder files are kept in (outside the web root), created when missing."""
     folder = Path(current_app.config["UPLOAD_FOLDER"])
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 
 def material_path(material: Material) -> Path:
-    """Where a stored material's bytes are."""
+    """Where a material kept in the local folder has its bytes (FileNotFoundError for any other)."""
+    if not material.stored_name or material.storage:
+        raise FileNotFoundError(f"material {material.id} has no file in the local folder")
+    return upload_folder() / material.stored_name
+
+
+def has_content(material: Material) -> bool:
+    """True when the material's bytes are in its storage (a paper, legacy or removed item has none)."""
+    if not material.stored_name:
+        return False
+    try:
+        return storage.storage_for(material.storage or storage.LOCAL).stat(material.stored_name) is not None
+    except (OSError, ValueError):
+        log.error("material %s: its storage could not be read", material.id)
+        return False
+
+
+def content_chunks(material: Material) -> Iterator[bytes]:
+    """The stored material's bytes, as a stream of chunks (FileNotFoundError when it has none)."""
     if not material.stored_name:
         raise FileNotFoundError(f"material {material.id} has no stored file")
-    return upload_folder() / material.stored_name
+    return storage.storage_for(material.storage or storage.LOCAL).chunks(material.stored_name)
 
 
 def used_bytes(appeal: Appeal) -> int:
@@ -296,8 +317,8 @@ def store_material(appeal: Appeal, file_storage: Any, *, source: str, uploaded_b
     file_limit = current_app.config["MAX_FILE_BYTES"]
     room = current_app.config["MAX_APPEAL_BYTES"] - used_bytes(appeal)
     try:
-        folder = upload_folder()
-        fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=".upload-", suffix=".part")
+        target = storage.current()
+        fd, tmp_name = tempfile.mkstemp(dir=target.spool_dir(), prefix=".upload-", suffix=".part")
     except OSError as exc:
         raise _storage_error(exc) from exc
     tmp = Path(tmp_name)
@@ -330,18 +351,19 @@ def store_material(appeal: Appeal, file_storage: Any, *, source: str, uploaded_b
             db.session.execute(sa.select(Appeal.id).where(Appeal.id == appeal.id).with_for_update())
             check_appeal_quota(appeal, size)
         stored_name = uuid.uuid4().hex
-        final = folder / stored_name
-        os.replace(tmp, final)
-        _fsync_dir(folder)
+        target.put_file(stored_name, tmp, size)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise _storage_error(exc) from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    db.session.info.setdefault(_WRITTEN, []).append(str(final))
+    finally:
+        tmp.unlink(missing_ok=True)  # sent to the object store, or moved into place (then already gone)
+    db.session.info.setdefault(_WRITTEN, []).append((target.url, stored_name))
     material = Material(
         appeal=appeal,
+        storage=target.url,
         stored_name=stored_name,
         original_name=original,
         size=size,
@@ -371,19 +393,6 @@ def _storage_error(exc: OSError) -> MaterialRejected:
     return MaterialRejected("storage_failed", _("文件保存失败，请稍后重试。"), 503)
 
 
-def _fsync_dir(folder: Path) -> None:
-    try:
-        dfd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass
-    finally:
-        os.close(dfd)
-
-
 @event.listens_for(Session, "after_commit")
 def _keep_committed_files(session: Session) -> None:
     session.info.pop(_WRITTEN, None)
@@ -394,5 +403,8 @@ def _remove_uncommitted_files(session: Session, transaction: Any) -> None:
     # Fires after commit too, but then after_commit has already taken the list.
     if transaction.parent is not None or transaction.nested:
         return
-    for name in session.info.pop(_WRITTEN, []):
-        Path(name).unlink(missing_ok=True)
+    for url, key in session.info.pop(_WRITTEN, []):
+        try:
+            storage.storage_for(url).delete(key)
+        except Exception:  # a store that is down now: `flask materials verify` lists the orphan
+            log.exception("could not remove the uncommitted object %s", key)

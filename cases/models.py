@@ -88,6 +88,9 @@ class User(db.Model):
     locked_until: Mapped[dt.datetime | None]
     last_login_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Raised to end every web session of the account (cases.accounts.end_sessions); a session carries the value
+    # it signed in with, and the user loader refuses a session whose value is not the current one.
+    session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
 
     operator: Mapped[Operator | None] = relationship()
 
@@ -193,6 +196,8 @@ class Appeal(db.Model):
     address: Mapped[str] = mapped_column(sa.String(300), default="")
     postcode: Mapped[str] = mapped_column(sa.String(6), default="")
     email: Mapped[str] = mapped_column(sa.String(200), default="")
+    # How the appellant wants to be told of the case: sms, email or both (e-mail only when an address is given).
+    notify_by: Mapped[str] = mapped_column(sa.String(8), default="both", server_default="both")
 
     # the matter
     operator_id: Mapped[int] = mapped_column(sa.ForeignKey("operator.id"))
@@ -219,9 +224,15 @@ class Appeal(db.Model):
     next_due_at: Mapped[dt.datetime | None]
     running_due_at: Mapped[dt.datetime | None]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Retention (cases/retention.py): a legal hold (set by a supervisor with a reason) keeps the personal data
+    # past the retention period; `anonymised_at` is when the data was removed.
+    legal_hold_reason: Mapped[str] = mapped_column(sa.String(500), default="", server_default="")
+    legal_hold_at: Mapped[dt.datetime | None]
+    legal_hold_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    anonymised_at: Mapped[dt.datetime | None]
 
     operator: Mapped[Operator] = relationship()
-    assignee: Mapped[User | None] = relationship()
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
     repeat_of: Mapped[Appeal | None] = relationship(remote_side=[id])
     events: Mapped[list[CaseEvent]] = relationship(
         back_populates="appeal", order_by="CaseEvent.id", cascade="all, delete-orphan"
@@ -305,6 +316,8 @@ class Material(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     appeal_id: Mapped[int] = mapped_column(sa.ForeignKey("appeal.id"), index=True)
     stored_name: Mapped[str | None] = mapped_column(sa.String(80), unique=True)
+    # The storage the object is in: "" the local upload folder, else s3://bucket/prefix (cases/storage.py).
+    storage: Mapped[str] = mapped_column(sa.String(300), default="", server_default="")
     original_name: Mapped[str] = mapped_column(sa.String(255))
     size: Mapped[int] = mapped_column(sa.BigInteger)
     mime_type: Mapped[str] = mapped_column(sa.String(100), default="")
@@ -315,6 +328,8 @@ class Material(db.Model):
     # How a staff-recorded item came (post, counter) and, for a paper item, what it is.
     arrived_by: Mapped[str] = mapped_column(sa.String(16), default="", server_default="")
     description: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    # Why the content is gone while the row (size, type, hash) stays: "retention" (cases/retention.py).
+    removed: Mapped[str] = mapped_column(sa.String(16), default="", server_default="")
 
     appeal: Mapped[Appeal] = relationship(back_populates="materials")
 
@@ -407,9 +422,24 @@ class Contact(db.Model):
     terms_carried_out: Mapped[bool | None]
     recorded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
     legacy_key: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    anonymised_at: Mapped[dt.datetime | None]  # cases/retention.py
 
     appeal: Mapped[Appeal | None] = relationship()
     operator: Mapped[Operator | None] = relationship()
+
+
+class RetentionRun(db.Model):
+    """One run of the retention job (the audit of it: how many rows it changed, never which data it removed)."""
+
+    __tablename__ = "retention_run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[dt.datetime | None]
+    dry_run: Mapped[bool] = mapped_column(default=False)
+    cutoff: Mapped[dt.datetime]
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
+    counts: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
 
 
 class EligibilityStop(db.Model):
@@ -471,6 +501,122 @@ class Notification(db.Model):
     error: Mapped[str] = mapped_column(sa.Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[dt.datetime | None]
+
+
+class PhoneCode(db.Model):
+    """A one-time code sent by SMS to prove a mobile number (cases.consumers): one a number, a new one replaces it.
+
+    Only the code's HMAC is kept; its sealed copy (for the sending job) is cleared once the SMS is out."""
+
+    __tablename__ = "phone_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    purpose: Mapped[str] = mapped_column(sa.String(8))  # sign_in file
+    code_hash: Mapped[str] = mapped_column(sa.String(64))
+    sealed_code: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    attempts: Mapped[int] = mapped_column(default=0)
+
+
+class ConsumerSession(db.Model):
+    """A verified consumer's session (web page or API bearer token), bound to one mobile number."""
+
+    __tablename__ = "consumer_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)  # SHA-256 of the token
+    phone: Mapped[str] = mapped_column(sa.String(32), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+
+
+class Rating(db.Model):
+    """The appellant's rating of how the case was handled (满意度评价), given once on the web after it ended.
+
+    Follow-up calls record theirs on `Contact.satisfaction`; the statistics count the later of the two."""
+
+    __tablename__ = "rating"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appeal_id: Mapped[int] = mapped_column(sa.ForeignKey("appeal.id"), unique=True)
+    score: Mapped[int]
+    comment: Mapped[str] = mapped_column(sa.Text, default="")
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+    appeal: Mapped[Appeal] = relationship()
+class WebhookEndpoint(db.Model):
+    """An operator's receiver of webhook events: URL, events wanted, secret sealed at rest (`cases.webhooks`)."""
+
+    __tablename__ = "webhook_endpoint"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    operator_id: Mapped[int] = mapped_column(sa.ForeignKey("operator.id"), index=True)
+    url: Mapped[str] = mapped_column(sa.String(500))
+    events: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    secret_sealed: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    previous_secret_sealed: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    previous_valid_until: Mapped[dt.datetime | None]  # both secrets sign until then (rotation overlap)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    removed_at: Mapped[dt.datetime | None]
+    paused_at: Mapped[dt.datetime | None]  # failing for a day: deliveries wait until an admin resumes it
+    failing_since: Mapped[dt.datetime | None]  # the first failure since the last success
+
+    operator: Mapped[Operator] = relationship()
+
+
+class WebhookEvent(db.Model):
+    """One event for an operator (`referral.created` ...), written with the change that causes it."""
+
+    __tablename__ = "webhook_event"
+    __table_args__ = (sa.Index("ix_webhook_event_operator_created", "operator_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(sa.String(40), unique=True)  # "evt_<hex>": the receiver's dedupe key
+    type: Mapped[str] = mapped_column(sa.String(40))
+    operator_id: Mapped[int] = mapped_column(sa.ForeignKey("operator.id"))
+    appeal_id: Mapped[int | None] = mapped_column(sa.ForeignKey("appeal.id"), index=True)
+    dedupe_key: Mapped[str | None] = mapped_column(sa.String(128), unique=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class WebhookDelivery(db.Model):
+    """An event on its way to one endpoint: its state and the next try (`workflows.webhooks`)."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        sa.UniqueConstraint("event_id", "endpoint_id"),
+        sa.Index("ix_webhook_delivery_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(sa.ForeignKey("webhook_event.id"))
+    endpoint_id: Mapped[int] = mapped_column(sa.ForeignKey("webhook_endpoint.id"), index=True)
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending")  # pending retrying delivered failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[dt.datetime | None]
+    delivered_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    event: Mapped[WebhookEvent] = relationship()
+    endpoint: Mapped[WebhookEndpoint] = relationship()
+
+
+class WebhookAttempt(db.Model):
+    """One HTTP attempt of a delivery, for the endpoint's delivery log."""
+
+    __tablename__ = "webhook_attempt"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(sa.ForeignKey("webhook_delivery.id"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    status_code: Mapped[int | None]  # None: no answer (refused, timed out)
+    duration_ms: Mapped[int] = mapped_column(default=0)
+    answer: Mapped[str] = mapped_column(sa.String(500), default="")  # the first part of the answer, or the error
+
+    delivery: Mapped[WebhookDelivery] = relationship()
 
 
 class SubscriberCount(db.Model):

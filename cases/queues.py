@@ -170,6 +170,17 @@ class Page:
         return max(1, -(-self.total // self.per_page)) if self.total_exact else None
 
 
+def rows_page(select: sa.Select, page: int, per_page: int | None = None) -> Page:
+    """One page of any select (contacts, calls, settlements ...) with its exact count; past the end it is empty.
+
+    Lists of appeals use `page_of`, which reads the page's ids first and counts up to a cap.
+    """
+    per_page = per_page or PER_PAGE
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(select.order_by(None).subquery())) or 0
+    items = list(db.session.scalars(select.limit(per_page).offset((page - 1) * per_page)))
+    return Page(items, page, per_page, total, True, page * per_page < total)
+
+
 def page_of(
     select: sa.Select,
     where: list[sa.ColumnElement[bool]] | None,

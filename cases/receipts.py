@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cases.db import db
 from cases.models import Appeal, FilingReceipt, utcnow
 
-SCOPES = ("form", "api")
+SCOPES = ("form", "api", "staff")  # staff: an appeal staff filed for the appellant (receipt by SMS/e-mail only)
 RECEIPT_MINUTES = 10  # how long the browser that filed may reload its receipt
 KEEP_HOURS = 24  # how long a key finds its case
 KEY_RE = re.compile(r"[A-Za-z0-9_\-]{16,128}")  # what a web form token may look like
@@ -124,6 +124,15 @@ def complete(record: FilingReceipt, appeal: Appeal, access_code: str, *, key: st
     record.appeal = appeal
     record.sealed_code = seal(key, _RECEIPT, access_code)
     record.notice_code = seal(app_secret, _NOTICE, access_code)
+
+
+def for_staff_filing(appeal: Appeal, access_code: str, *, app_secret: str) -> FilingReceipt:
+    """The SMS/e-mail receipt of an appeal staff filed on the appellant's behalf (a call, a letter, a visit): the
+    code is sealed for the sending job only; there is no key to find the case by and no receipt page to reload."""
+    record = claim("staff", new_form_token())
+    record.appeal = appeal
+    record.notice_code = seal(app_secret, _NOTICE, access_code)
+    return record
 
 
 def receipt_code(record: FilingReceipt, key: str, now: dt.datetime | None = None) -> str | None:

@@ -31,9 +31,25 @@ else
   skipped+=("PostgreSQL at $PG_URL is unreachable: the PostgreSQL pass is SKIPPED")
 fi
 
+# The S3-compatible server (moto's, from .venv-s3: tests/s3_server.py), one for both passes.
+s3_pid=""
+if s3_out=$($PY - <<'PY' 2>&1
+import sys
+from tests import s3_server
+proc, endpoint = s3_server.start({"S3_UPLOAD_PART_MIN_SIZE": str(1024 * 1024)})
+print(proc.pid, endpoint)
+PY
+); then
+  read -r s3_pid s3_endpoint <<<"$(echo "$s3_out" | tail -1)"
+  export TEST_S3_ENDPOINT=$s3_endpoint
+  trap '[ -n "$s3_pid" ] && kill "$s3_pid" 2>/dev/null' EXIT
+else
+  skipped+=("the S3-compatible server (moto_server in .venv-s3) did not start: the S3 tests are SKIPPED ($(echo "$s3_out" | tail -1))")
+fi
+
 if [ "$CI" = "true" ] && [ ${#skipped[@]} -gt 0 ]; then
   for s in "${skipped[@]}"; do echo "ERROR: $s" >&2; done
-  echo "ERROR: CI=true needs PostgreSQL and Redis" >&2
+  echo "ERROR: CI=true needs PostgreSQL, Redis and the S3-compatible server" >&2
   exit 1
 fi
 

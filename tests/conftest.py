@@ -45,6 +45,8 @@ def _app_and_schema(tmp_path_factory):
             "REDIS_URL": None,
             "SERVER_NAME": "localhost",
             "SECRET_KEY": "test-secret",
+            "SMS_DEV_BACKEND": False,  # tests that want it turn it on
+            "REQUIRE_PHONE_VERIFICATION": False,
         }
     )
     with app.app_context():
@@ -163,3 +165,42 @@ def redis_app(app, monkeypatch):
     monkeypatch.setitem(app.config, "RQ_RETRY_INTERVALS", [0])
     yield app
     conn.flushdb()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """An S3-compatible server's URL (TEST_S3_ENDPOINT, or a moto server started here; tests/s3_server.py)."""
+    from tests import s3_server
+
+    if os.environ.get("TEST_S3_ENDPOINT"):
+        yield os.environ["TEST_S3_ENDPOINT"]
+        return
+    try:
+        # Parts of 1 MB are allowed so that the multipart path is tested without 5 MB parts.
+        proc, endpoint = s3_server.start({"S3_UPLOAD_PART_MIN_SIZE": str(1024 * 1024)})
+    except (FileNotFoundError, RuntimeError) as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"no S3-compatible server in CI: {exc}")
+        pytest.skip(f"S3 TESTS SKIPPED: {exc}")
+    yield endpoint
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture
+def s3_store(app, s3_endpoint, monkeypatch):
+    """The app set to store new materials in a fresh bucket of the S3-compatible server; yields that storage."""
+    import uuid
+
+    from cases import storage
+
+    bucket = f"materials-{uuid.uuid4().hex[:12]}"
+    monkeypatch.setitem(app.config, "MATERIALS_STORAGE", f"s3://{bucket}/appeals")
+    monkeypatch.setitem(app.config, "S3_ENDPOINT_URL", s3_endpoint)
+    monkeypatch.setitem(app.config, "S3_ACCESS_KEY_ID", "test-key")
+    monkeypatch.setitem(app.config, "S3_SECRET_ACCESS_KEY", "test-secret")
+    store = storage.current()
+    store.ensure_bucket()
+    yield store
+    for key in list(store.keys()):
+        store.delete(key)

@@ -204,7 +204,7 @@ def test_the_api_serves_published_figures_to_anyone_and_revisions_to_staff(clien
     public = client.get("/api/v1/bulletin/2022H2").json
     assert public["figures"]["appeals_accepted"] == 2 and "（以下简称省申诉受理中心）" in public["paragraph"]
     assert client.get("/api/v1/bulletin").json == [
-        {"period": "2022H2", "revision": 1, "published_at": public["published_at"]}
+        {"period": "2022H2", "revision": 1, "published_at": public["published_at"], "provisional": False}
     ]
     clerk = {"Authorization": f"Bearer {clerk_token}"}
     stats = client.get("/api/v1/statistics?from=2022-07-01&to=2022-12-31", headers=clerk)

@@ -197,6 +197,22 @@ def test_the_centre_forwards_the_operators_reply_and_the_appellant_reads_it(clie
     assert "转达企业答复" in html  # on the timeline too
 
 
+@pytest.mark.parametrize("text", [None, "", "   ", "\x00", "长" * 5001])
+def test_an_empty_or_overlong_forward_is_a_422_with_the_form_open_and_nothing_sent(client, auth, text):
+    appeal = make_appeal(state="replied")
+    jobs_before = db.session.scalar(sa.select(sa.func.count(OutboxJob.id)))
+    auth.as_role("mediator")
+    resp = client.post(f"/staff/cases/{appeal.case_no}/forward-reply", data={} if text is None else {"text": text})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert 'id="case-message"' in html and 'id="forward-error"' in html and 'aria-invalid="true"' in html
+    assert '<details class="action card" id="forward-reply" open>' in html
+    if text and text.strip("\x00 "):
+        assert f">{text}</textarea>" in html  # what was typed is kept
+    assert db.session.scalar(sa.select(sa.func.count(CaseEvent.id)).where(CaseEvent.action == "forward_reply")) == 0
+    assert db.session.scalar(sa.select(sa.func.count(OutboxJob.id))) == jobs_before
+
+
 def test_nothing_to_forward_before_the_operator_replies(client, auth):
     appeal = make_appeal(state="referred")
     jobs_before = db.session.scalar(sa.select(sa.func.count(OutboxJob.id)))

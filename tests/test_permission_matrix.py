@@ -21,7 +21,7 @@ from tests.factories import make_appeal
 ROLES = ("anonymous", "clerk", "mediator", "supervisor", "admin", "operator")
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 # Routes whose request would end the session it is made with: they run last for each role.
-SESSION_ENDING = ("auth.logout",)
+SESSION_ENDING = ("auth.logout", "auth.end_sessions")
 
 
 @pytest.fixture

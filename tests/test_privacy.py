@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import socket
 
 import pytest
@@ -12,7 +13,7 @@ from aiosmtpd.controller import Controller
 
 from app.extensions import db
 from cases import accounts, tracking
-from cases.models import Appeal, OutboxJob
+from cases.models import Appeal, Notification, OutboxJob
 from tests.conftest import make_user
 
 PHONE = "13987650123"
@@ -150,12 +151,30 @@ def test_a_whole_journey_with_failures_logs_no_phone_id_number_email_or_access_c
     )
     assert replied.status_code == 200, replied.get_json()
 
+    # the consumer signs in with the phone (SMS through the development backend): a wrong code, the right one,
+    # 我的申诉, the case, and a new access code (找回查询码)
+    auth.logout()
+    app.config["SMS_DEV_BACKEND"] = True
+    try:
+        assert client.post("/my/sign-in", data={"phone": PHONE}).status_code == 302
+        assert client.post("/my/verify", data={"code": "000000"}).status_code in (302, 422)
+        kept = db.session.scalar(sa.select(Notification.body).where(Notification.event_key.like("phone-code-%")))
+        sign_in_code = re.search(r"验证码是(\d{6})", kept).group(1)
+        assert client.post("/my/verify", data={"code": sign_in_code}).status_code == 302
+        assert case_no in client.get("/my").get_data(as_text=True)
+        assert client.get(f"/my/cases/{case_no}").status_code == 302
+        reissued = client.post(f"/my/cases/{case_no}/access-code").get_data(as_text=True)
+        new_code = re.search(r'id="access-code"[^>]*>([^<]+)<', reissued).group(1).replace(" ", "")
+    finally:
+        app.config["SMS_DEV_BACKEND"] = False
+
     records = [r for r in caplog.records if not r.name.startswith("mail.log")]  # not the test's own mail server
     assert any(r.levelno >= logging.WARNING for r in records), "the failures above were logged"
+    assert any("development SMS backend" in r.getMessage() for r in records)
     leaks = [
         (r.name, r.levelname, secret)
         for r in records
-        for secret in (PHONE, ID_NUMBER, EMAIL, code)
+        for secret in (PHONE, ID_NUMBER, EMAIL, code, sign_in_code, new_code)
         if secret in r.getMessage() or secret in (logging.Formatter().formatException(r.exc_info) if r.exc_info else "")
     ]
     assert leaks == []

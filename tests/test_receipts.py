@@ -188,3 +188,39 @@ def test_two_submissions_of_one_form_at_the_same_moment_file_one_appeal(app):
     assert all(a.headers["Location"].endswith("/appeal/receipt") for a in answers)
     db.session.expire_all()
     assert appeals() == 1
+
+
+def test_an_appeal_staff_file_for_a_caller_sends_the_same_receipt_by_sms_and_email(client, auth, sms, smtp):  # noqa: F811
+    """A consultation turned into an appeal by a clerk: the appellant gets the case number and access code by SMS
+    and e-mail, the code masked in the log and forgotten once sent; the clerk's page says where it went."""
+    from cases import contacts
+
+    auth.as_role("clerk")
+    contact = contacts.record_contact(
+        channel="phone_consultation", recorded_by=None, topic="流量费", operator_id=1, person_name="李四",
+        phone="13912345678", question="套餐外流量被多收费", complained_to_operator=True,
+    )
+    db.session.commit()
+    data = {
+        "complainant_name": "李四", "phone": "13912345678", "email": "lisi@example.cn",
+        "address": "吉林省长春市南关区人民大街1号", "postcode": "130000", "operator": "cmcc_jl",
+        "service_type": "mobile", "service_number": "13912345678", "category": "charging",
+        "event_date": "2026-11-01", "operator_complaint_date": "2026-11-05", "request": "退还多收的流量费",
+        "facts": "套餐外流量被多收费", "received_at": "2026-11-20T09:00",
+    }
+    resp = client.post(f"/staff/contacts/{contact.id}/appeal", data=data)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200, html[:1500]
+    code = html.split('class="code">')[1].split("<")[0]
+    appeal = db.session.scalar(sa.select(Appeal))
+    assert 'id="receipt-sent"' in html and pii.mask_phone("13912345678") in html and "13912345678" not in html
+    grouped = receipts.group_code(code)
+    texts = [m["json"]["text"] for m in sms.received]
+    assert len(texts) == 1 and grouped in texts[0] and appeal.case_no in texts[0]
+    assert sms.received[0]["json"]["to"] == "13912345678"
+    assert len(smtp.messages) == 1 and grouped in smtp.messages[0].get_content()
+    logged = db.session.scalars(sa.select(Notification)).all()
+    assert {n.channel for n in logged} == {"sms", "email"} and all(grouped not in n.body for n in logged)
+    record = db.session.scalar(sa.select(FilingReceipt))
+    assert record.scope == "staff" and record.appeal_id == appeal.id
+    assert record.notice_code is None and record.sealed_code is None  # sent, and no receipt page to reload

@@ -40,17 +40,31 @@ MY_ROUTES = {
     "staff.admin_user_new": ("POST", "/staff/admin/users/new"),
     "staff.admin_user_active": ("POST", "/staff/admin/users/1/active"),
     "staff.admin_user_password": ("POST", "/staff/admin/users/1/password"),
+    "staff.admin_user_sessions": ("POST", "/staff/admin/users/999999/sessions"),  # no such account: nobody signed out
     "staff.admin_tokens": ("GET", "/staff/admin/tokens"),
     "staff.admin_token_new": ("POST", "/staff/admin/tokens/new"),
     "staff.admin_token_revoke": ("POST", "/staff/admin/tokens/1/revoke"),
     "staff.admin_calendar": ("GET", "/staff/admin/calendar"),
     "staff.admin_calendar_add": ("POST", "/staff/admin/calendar"),
     "staff.admin_calendar_delete": ("POST", "/staff/admin/calendar/2027-01-01/delete"),
+    "staff.admin_webhooks": ("GET", "/staff/admin/webhooks"),
+    "staff.admin_webhook_new": ("POST", "/staff/admin/webhooks/new"),
+    "staff.admin_webhook_detail": ("GET", "/staff/admin/webhooks/1"),
+    "staff.admin_webhook_rotate": ("POST", "/staff/admin/webhooks/1/rotate"),
+    "staff.admin_webhook_remove": ("POST", "/staff/admin/webhooks/1/remove"),
+    "staff.admin_webhook_resume": ("POST", "/staff/admin/webhooks/1/resume"),
+    "staff.admin_webhook_redeliver": ("POST", "/staff/admin/webhooks/deliveries/1/redeliver"),
     "auth.change_password": ("GET", "/auth/password"),
+    "staff.admin_notifications": ("GET", "/staff/admin/notifications"),
+    "staff.statistics_satisfaction": ("GET", "/staff/statistics/satisfaction"),
+    "staff.statistics_satisfaction_cases": ("GET", "/staff/statistics/satisfaction/cases"),
 }
 
 # What the brief asks for, written out so the table cannot drift silently.
 EXPECTED = {
+    "staff.admin_notifications": {"admin"},
+    "staff.statistics_satisfaction": {"clerk", "mediator", "supervisor", "admin"},
+    "staff.statistics_satisfaction_cases": {"clerk", "mediator", "supervisor", "admin"},
     "staff.dashboard": {"supervisor", "admin"},
     "staff.dashboard_cases": {"supervisor", "admin"},
     "staff.bulletin_publish_confirm": {"supervisor", "admin"},
@@ -64,10 +78,12 @@ EXPECTED = {
     "staff.case_mark_repeat": {"clerk", "supervisor"},
     "staff.case_forward_reply": {"mediator", "supervisor"},
     "staff.admin_users": {"admin"},
+    "staff.admin_user_sessions": {"admin"},
     "staff.admin_tokens": {"admin"},
     "staff.admin_calendar": {"admin"},
     "staff.admin_calendar_add": {"admin"},
     "staff.admin_calendar_delete": {"admin"},
+    **{e: {"admin"} for e in MY_ROUTES if e.startswith("staff.admin_webhook")},
     "auth.change_password": {"clerk", "mediator", "supervisor", "admin", "operator"},
 }
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import selectinload
 from cases import codes, reference, settlements, states
 from cases.db import db
 from cases.models import Appeal, CaseEvent, Deadline, Operator, Referral, Settlement, User, utcnow
-from workflows import calendar, lifecycle, outbox
+from workflows import calendar, lifecycle, outbox, webhooks
 from workflows.lifecycle import DEADLINE_DEFAULTS, DEADLINES, Transition
 
 
@@ -159,6 +159,9 @@ def perform(
     if notify and t.notify:
         db.session.flush()  # the job names the event by its id
         outbox.record("notify_case_event", {"event_id": event.id}, dedupe_key=f"notify-event-{event.id}")
+    if notify and t.webhook and appeal.referrals:  # the operator hears of a case once it was referred to it
+        db.session.flush()
+        webhooks.emit(appeal, t.webhook)
     return event
 
 

@@ -15,10 +15,10 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
-from cases import alerts, bulletin, clock, codes, receipts, trends
+from cases import alerts, bulletin, clock, codes, ratings, receipts, retention, trends
 from cases.db import db
-from cases.models import Alert, Appeal, CaseEvent, Deadline, FilingReceipt, OutboxJob, User, utcnow
-from workflows import calendar, engine, lifecycle, notifications, outbox, queue, registry
+from cases.models import Alert, Appeal, CaseEvent, Deadline, FilingReceipt, OutboxJob, User, WebhookEndpoint, utcnow
+from workflows import calendar, engine, lifecycle, notifications, outbox, queue, registry, webhooks
 from workflows.notifications import EMAIL, SMS, Message
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,8 @@ CONSUMER_TEXT = {
     "withdraw": "您的申诉{case_no}已撤回。",
     "forward_reply": "您的申诉{case_no}，被申诉企业已答复，本中心已将答复内容转达，请登录申诉网站查看。",
 }
+RATING_INVITATION = "欢迎对本次处理进行满意度评价：{url}（用手机号验证后在“我的申诉”中评价）。"
+RATED_STATES = ratings.RATEABLE_STATES
 
 
 def _local(at: dt.datetime) -> str:
@@ -58,15 +60,19 @@ def _consumer_messages(event: CaseEvent, appeal: Appeal) -> list[Message]:
         return []
     ground = codes.name("rejection_ground", (event.details or {}).get("ground") or appeal.rejection_ground)
     text = f"【{_short_name()}】" + template.format(case_no=appeal.case_no, ground=ground)
+    if event.to_state in RATED_STATES:  # the case ended: invite the appellant to rate the handling (cases.ratings)
+        text += RATING_INVITATION.format(url=current_app.config.get("PUBLIC_URL", "").rstrip("/") + "/my")
     return _to_appellant(appeal, f"event-{event.id}", "-consumer", f"申诉{appeal.case_no}办理进展", text)
 
 
 def _to_appellant(appeal: Appeal, key: str, suffix: str, subject: str, text: str, secret: str = "") -> list[Message]:
-    """The same text to the appellant by SMS and, when given, by e-mail (keys `<key>-sms<suffix>`, ...)."""
+    """The same text to the appellant by SMS and/or e-mail as they chose (`notify_by`; SMS when e-mail was chosen
+    but no address given), keys `<key>-sms<suffix>`, `<key>-email<suffix>`."""
     out = []
-    if appeal.phone:
+    by_email = bool(appeal.email) and appeal.notify_by in ("email", "both")
+    if appeal.phone and (appeal.notify_by != "email" or not by_email):
         out.append(Message(f"{key}-sms{suffix}", SMS, appeal.phone, subject, text, appeal.id, secret))
-    if appeal.email:
+    if by_email:
         out.append(Message(f"{key}-email{suffix}", EMAIL, appeal.email, subject, text, appeal.id, secret))
     return out
 
@@ -227,7 +233,7 @@ def sweep_deadlines(now: dt.datetime | None = None) -> dict[str, int]:
     )
     overdue = list(
         db.session.execute(
-            sa.select(Deadline.id, Deadline.appeal_id)
+            sa.select(Deadline.id, Deadline.appeal_id, Deadline.kind)
             .join(Appeal, Appeal.id == Deadline.appeal_id)
             .where(running, Deadline.due_at < now, Deadline.flagged_overdue_at.is_(None))
             .order_by(Deadline.id)
@@ -235,14 +241,17 @@ def sweep_deadlines(now: dt.datetime | None = None) -> dict[str, int]:
         )
     )
     if overdue:
-        ids = [d for d, _ in overdue]
+        ids = [d for d, _, _ in overdue]
         db.session.execute(sa.update(Deadline).where(Deadline.id.in_(ids)).values(flagged_overdue_at=now))
         db.session.execute(
-            sa.update(Appeal).where(Appeal.id.in_({a for _, a in overdue})).values(overdue=True),
+            sa.update(Appeal).where(Appeal.id.in_({a for _, a, _ in overdue})).values(overdue=True),
             execution_options={"synchronize_session": False},
         )
         for deadline_id in ids:
             outbox.record("notify_overdue", {"deadline_id": deadline_id}, dedupe_key=f"overdue-{deadline_id}")
+        for deadline_id, appeal_id, kind in overdue:
+            if kind == "operator_reply":
+                webhooks.emit(db.session.get(Appeal, appeal_id), "referral.overdue", f"overdue-{deadline_id}")
     due_soon = list(
         db.session.scalars(
             sa.select(Deadline.id)
@@ -265,8 +274,28 @@ def sweep_deadlines(now: dt.datetime | None = None) -> dict[str, int]:
             if key not in known:
                 outbox.record("remind_operator", {"deadline_id": deadline_id}, dedupe_key=key)
                 reminded += 1
+    _webhook_reminders(now, running)
     db.session.commit()
     return {"overdue": len(overdue), "reminded": reminded}
+
+
+def _webhook_reminders(now: dt.datetime, running: sa.ColumnElement[bool]) -> None:
+    """`referral.reminder` to the operator's endpoints on the working day before a reply is due (once a clock)."""
+    next_working_day = calendar.add_working_days(clock.today(now), 1)
+    soon = db.session.execute(
+        sa.select(Deadline.id, Deadline.appeal_id)
+        .join(Appeal, Appeal.id == Deadline.appeal_id)
+        .where(
+            running,
+            Deadline.kind == "operator_reply",
+            Deadline.due_at >= now,
+            Deadline.due_at <= calendar.end_of_local_day(next_working_day),
+        )
+        .order_by(Deadline.id)
+        .limit(5000)
+    ).all()
+    for deadline_id, appeal_id in soon:
+        webhooks.emit(db.session.get(Appeal, appeal_id), "referral.reminder", f"reminder-{deadline_id}")
 
 
 @REGISTRY.task("purge_receipts")
@@ -275,6 +304,12 @@ def purge_receipts() -> dict[str, int]:
     done = receipts.purge()
     db.session.commit()
     return done
+
+
+@REGISTRY.task("apply_retention")
+def apply_retention() -> dict[str, Any]:
+    """Anonymise the cases closed longer ago than RETENTION_YEARS, and old consultations (cases/retention.py)."""
+    return retention.run()
 
 
 @REGISTRY.task("sweep_outbox")
@@ -335,3 +370,39 @@ def nightly_rollup() -> dict[str, Any]:
     """Roll up the period that yesterday (Asia/Shanghai) belongs to, so a finished half-year gets its last run."""
     period = bulletin.Period.containing(utcnow() - dt.timedelta(days=1))
     return rollup_period(period.code)
+
+
+@REGISTRY.job("deliver_webhook")
+def deliver_webhook(delivery_id: int) -> str:
+    """One signed attempt of a webhook delivery; a failure schedules the next try (`workflows.webhooks`)."""
+    return webhooks.deliver(delivery_id)
+
+
+@REGISTRY.task("retry_webhooks")
+def retry_webhooks() -> dict[str, int]:
+    """Hand the webhook deliveries whose next try has come to the outbox."""
+    return {"retried": webhooks.retry_due()}
+
+
+@REGISTRY.job("notify_webhook_paused")
+def notify_webhook_paused(endpoint_id: int) -> int:
+    """Tell every active admin and the operator's liaisons (by e-mail) that an endpoint was paused."""
+    endpoint = db.session.get(WebhookEndpoint, endpoint_id)
+    if endpoint is None or endpoint.paused_at is None:
+        return 0
+    subject = f"Webhook 已暂停：{endpoint.operator.display_name}"
+    body = (
+        f"向 {endpoint.url} 推送事件已连续失败超过一天，自{_local(endpoint.failing_since)}起未成功，"
+        "已暂停推送。未送达的事件会保留，接收方恢复后请管理员在“Webhook”页面恢复推送；"
+        "企业也可通过接口读取近30天的事件补齐。"
+    )
+    admins = db.session.scalars(
+        sa.select(User).where(User.role == lifecycle.ADMIN, User.active, User.email != "").order_by(User.id)
+    )
+    people = [*admins, *_liaisons(endpoint.operator_id)]
+    stamp = endpoint.paused_at.isoformat()
+    messages = [
+        Message(f"webhook-paused-{endpoint.id}-{stamp}-user-{u.id}", EMAIL, u.email, subject, body) for u in people
+    ]
+    notifications.deliver_all(messages)
+    return len(messages)

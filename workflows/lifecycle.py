@@ -56,6 +56,7 @@ class Transition:
     clears: tuple[str, ...] = ()  # the case's fields it empties
     checks_terms: bool = False  # a live settlement needs a term and a carry-out date (`cases.settlements`)
     notify: bool = False  # the appellant is told (SMS, e-mail) by the job `notify_case_event`
+    webhook: str | None = None  # the event pushed to the operator's endpoints (`cases.webhooks.EVENT_TYPES`)
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         starts=("operator_reply",),
         records="referral",
         notify=True,
+        webhook="referral.created",
     ),
     _t(
         "reply",
@@ -184,8 +186,9 @@ TRANSITIONS: tuple[Transition, ...] = (
         records="settlement",
         checks_terms=True,
         notify=True,
+        webhook="case.settled",
     ),
-    _t("close", {"settled"}, "closed", {MEDIATOR, SUPERVISOR}, fields=(_NOTE,)),
+    _t("close", {"settled"}, "closed", {MEDIATOR, SUPERVISOR}, fields=(_NOTE,), webhook="case.closed"),
     *(  # the appellant acknowledges the operator's answer, or does not accept it: the same row but for the outcome
         _t(
             action,
@@ -195,6 +198,7 @@ TRANSITIONS: tuple[Transition, ...] = (
             fields=(_NOTE,),
             stops=("consumer_reply", "operator_reply"),
             notify=True,
+            webhook="case.closed",
         )
         for action in ("acknowledge", "disagree")
     ),
@@ -207,6 +211,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         stops=("consumer_reply", "operator_reply"),
         message="advice",
         notify=True,
+        webhook="case.closed",
     ),
     _t(
         "withdraw",
@@ -216,6 +221,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         fields=(Field("reason", zh="撤回原因", en="Reason"),),
         stops=_ALL_CLOCKS,
         notify=True,
+        webhook="case.withdrawn",
     ),
     _t(
         "reopen",
@@ -225,6 +231,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         fields=(Field("reason", zh="重新开启原因", en="Reason"),),
         starts=("consumer_reply",),
         clears=_REOPEN_CLEARS,
+        webhook="case.reopened",
     ),
     _t(
         "reopen",
@@ -234,6 +241,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         fields=(Field("reason", zh="重新开启原因", en="Reason"),),
         starts=("decision", "consumer_reply"),
         clears=_REOPEN_CLEARS,
+        webhook="case.reopened",
     ),
 )
 

@@ -24,9 +24,11 @@ from sqlalchemy.exc import IntegrityError
 
 from cases.db import db
 from cases.models import Notification, utcnow
+from cases.pii import mask_phone
 
 log = logging.getLogger(__name__)
 EMAIL, SMS = "email", "sms"
+DEV = "dev"  # the status of an SMS the development backend kept instead of sending
 
 
 class DeliveryError(Exception):
@@ -128,13 +130,34 @@ def _row_for(message: Message) -> Notification:
     return row
 
 
+def sms_dev_backend(config: dict[str, Any]) -> bool:
+    """True when SMS go to the development backend: no gateway, and `SMS_DEV_BACKEND` on (the default off production)."""
+    return not sms_configured(config) and bool(config.get("SMS_DEV_BACKEND"))
+
+
+def _to_dev_backend(message: Message, row: Notification) -> Notification:
+    """The development SMS backend: the message is kept whole for the admin's notifications page (which says it
+    is a development setting) and logged with the number and any code masked."""
+    log.info(
+        "development SMS backend, not sent: to %s: %s", mask_phone(message.recipient), _logged(message, message.body)
+    )
+    row.status = DEV
+    row.body = message.body
+    row.error = ""
+    row.sent_at = utcnow()
+    db.session.commit()
+    return row
+
+
 def deliver(message: Message) -> Notification:
     """Send a message once: a sent or skipped one is left alone; a new or failed one is (re)tried and logged."""
     row = _row_for(message)
-    if row.status in ("sent", "skipped"):
+    if row.status in ("sent", "skipped", DEV):
         return row
     config = current_app.config
     configured = email_configured(config) if message.channel == EMAIL else sms_configured(config)
+    if message.channel == SMS and sms_dev_backend(config):
+        return _to_dev_backend(message, row)
     if not configured:
         row.status = "skipped"
         row.error = f"{message.channel} backend not configured"

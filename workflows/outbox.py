@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 _PENDING = "outbox_pending"
 MAX_ATTEMPTS = 5
+STATUSES = ("pending", "enqueued", "retrying", "done", "failed")  # an outbox row's life
 Enqueue = Callable[[Flask, int], bool]  # hands a row to rq (`workflows.queue.enqueue_outbox`)
 
 

@@ -44,10 +44,13 @@ class Every:
 
 SCHEDULE = (
     Every("sweep_outbox", seconds=60),
+    Every("retry_webhooks", seconds=60),
     Every("sweep_deadlines", seconds=300),
     Every("purge_receipts", seconds=300),
+    Every("purge_consumer_sessions", seconds=600),
     Every("nightly_rollup", daily_at=dt.time(2, 0)),
     Every("scan_alerts", daily_at=dt.time(2, 30)),
+    Every("apply_retention", daily_at=dt.time(3, 0)),
 )
 
 

@@ -11,11 +11,11 @@ from flask_babel import gettext as _
 
 from app.api import bp
 from app.api.models import Contact as ContactOut
-from app.api.models import ContactInput, ContactList, ContactQuery, iso, page_of
+from app.api.models import ContactInput, ContactList, ContactQuery, iso, paging
 from app.api.spec import body, endpoint, query
 from app.errors import error_response
 from app.extensions import db
-from cases import clock, codes, contacts, followups, pii
+from cases import clock, codes, contacts, followups, pii, queues
 from cases.models import Contact, Operator
 
 
@@ -58,8 +58,8 @@ def contacts_list():
         operator_id=operator_id,
         channels=tuple(codes.CONTACT_CHANNELS),
     )
-    rows, paging = page_of(select, args.page, args.per_page)
-    return {"items": [contact_body(c) for c in rows], **paging}, 200
+    page = queues.rows_page(select, args.page, args.per_page)
+    return {"items": [contact_body(c) for c in page.items], **paging(page.page, page.per_page, page.total)}, 200
 
 
 def _utc(moment: dt.datetime | None) -> dt.datetime | None:

@@ -155,13 +155,6 @@ def paging(page: int, per_page: int, total: int) -> dict[str, int]:
     return {"page": page, "per_page": per_page, "total": total, "pages": -(-total // per_page)}
 
 
-def page_of(select: sa.Select, page: int, per_page: int) -> tuple[list[Any], dict[str, int]]:
-    """One page of a query's rows and the paging facts (page, per_page, total, pages)."""
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(select.order_by(None).subquery())) or 0
-    rows = list(db.session.scalars(select.limit(per_page).offset((page - 1) * per_page)))
-    return rows, paging(page, per_page, total)
-
-
 class BadQuery(Exception):
     """Values that cannot be used; `errors` maps each field to its messages (answered 422)."""
 
@@ -645,6 +638,7 @@ class PublishedPeriod(Out):
     period: str
     revision: int
     published_at: dt.datetime | None
+    provisional: bool = Field(description="published with figures computed before the period ended")
 
 
 class PublishedPeriods(RootModel[list[PublishedPeriod]]):
@@ -658,6 +652,7 @@ class BulletinRevision(Out):
     revision: int
     computed_at: dt.datetime | None
     published_at: dt.datetime | None
+    provisional: bool = Field(description="published with figures computed before the period ended")
     paragraph: str | None
     figures: dict[str, Any]
 
@@ -677,6 +672,12 @@ class RollupQueued(Out):
 
     job_id: int
     latest: BulletinRevision | None
+
+
+class PublishQuery(ApiModel):
+    """`provisional=yes` publishes figures computed before the period ended (marked provisional everywhere)."""
+
+    provisional: Literal["yes"] | None = None
 
 
 class RangeQuery(ApiModel):

@@ -14,6 +14,7 @@ from app.api.models import (
 )
 from app.api.models import (
     PublishedPeriods,
+    PublishQuery,
     RangeFigures,
     RangeQuery,
     RevisionList,
@@ -41,6 +42,7 @@ def revision_json(rev: BulletinRevision) -> dict[str, Any]:
         "revision": rev.number,
         "computed_at": _iso(rev.computed_at),
         "published_at": _iso(rev.published_at),
+        "provisional": bulletin.provisional(rev),
         "paragraph": rev.paragraph,
         "figures": rev.figures,
     }
@@ -61,7 +63,14 @@ def bulletin_periods():
     out = []
     for code in bulletin.published_periods():
         rev = bulletin.published_revision(code)
-        out.append({"period": code, "revision": rev.number, "published_at": _iso(rev.published_at)})
+        out.append(
+            {
+                "period": code,
+                "revision": rev.number,
+                "published_at": _iso(rev.published_at),
+                "provisional": bulletin.provisional(rev),
+            }
+        )
     return out, 200
 
 
@@ -108,14 +117,19 @@ def bulletin_rollup(period: str):
 
 
 @bp.route("/bulletin/<period>/revisions/<int:number>/publish", methods=["POST"])
-@endpoint(ok={200: RevisionOut}, errors=(404, 409), auth="bearer", tags=("bulletin",))
+@endpoint(query=PublishQuery, ok={200: RevisionOut}, errors=(404, 409), auth="bearer", tags=("bulletin",))
 def bulletin_publish(period: str, number: int):
     """Publish a revision (supervisor; 409 when it already is: a published revision never changes)."""
     p = _period(period)
     rev = bulletin.get_revision(p.code, number) if p else None
     if rev is None:
         return error_response(404, _("没有这个版本。"))
-    if not bulletin.publish(rev, g.user.id):
+    try:
+        done = bulletin.publish(rev, g.user.id, provisional=query().provisional == "yes")
+    except bulletin.ProvisionalNotConfirmed:
+        message = _("本版本的数字可能不完整（统计期尚未结束，或在结束前计算）。如确实要发布暂定数据，请加 ?provisional=yes。")
+        return error_response(422, message, {"provisional": [message]})
+    if not done:
         return error_response(409, _("该版本已发布，不能更改。"))
     db.session.commit()
     return revision_json(rev), 200

@@ -14,6 +14,7 @@ from werkzeug.security import check_password_hash
 from app.auth import bp
 from app.auth.forms import LoginForm, PasswordChangeForm
 from app.extensions import db, limiter
+from app.security import SESSION_GENERATION
 from cases import accounts, states
 
 LAST_SEEN = "last_seen"
@@ -83,6 +84,7 @@ def login():
         session.permanent = True
         login_user(user)
         session[LAST_SEEN] = int(time.time())
+        session[SESSION_GENERATION] = user.session_generation
         target = _safe_next(request.args.get("next"))
         if target and user.role == states.OPERATOR and not target.startswith("/operator"):
             target = None
@@ -99,6 +101,17 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
+@bp.route("/sessions/end", methods=["POST"])
+def end_sessions():
+    """Sign out everywhere (全部退出登录): every session of the account ends, on this device and all others."""
+    accounts.end_sessions(g.user)
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash(_("已在所有设备上退出登录。"), "info")
+    return redirect(url_for("auth.login"))
+
+
 @bp.route("/password", methods=["GET", "POST"])
 def change_password():
     """Change one's own password (the current one is asked again)."""
@@ -111,9 +124,10 @@ def change_password():
         if form.new.data == form.current.data:
             form.new.errors.append(_("新密码不能与当前密码相同。"))
             return render_template("auth/password.html", form=form), 422
-        accounts.set_password(user, form.new.data)
+        accounts.set_password(user, form.new.data)  # ends every other session signed in with the old password
         db.session.commit()
-        flash(_("密码已修改。"), "success")
+        session[SESSION_GENERATION] = user.session_generation  # ... but not this one
+        flash(_("密码已修改，其他设备上的登录已全部退出。"), "success")
         return redirect(home_for(user.role))
     status = 422 if form.errors else 200
     return render_template("auth/password.html", form=form), status

@@ -6,12 +6,13 @@ import datetime as dt
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, DecimalField, MultipleFileField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
+from app.auth.forms import CleanForm
 
-class OperatorFilterForm(FlaskForm):
+
+class OperatorFilterForm(CleanForm):
     """Filters of the operator's case list (GET, no CSRF)."""
 
     class Meta:
@@ -25,7 +26,7 @@ class OperatorFilterForm(FlaskForm):
     q = StringField(_l("案件编号"), validators=[Optional(), Length(max=40)])
 
 
-class ReplyForm(FlaskForm):
+class ReplyForm(CleanForm):
     """The operator's reply to a referred appeal, with attachments."""
 
     text = TextAreaField(
@@ -35,7 +36,7 @@ class ReplyForm(FlaskForm):
     attachments = MultipleFileField(_l("附件（可选）"))
 
 
-class ProposalForm(FlaskForm):
+class ProposalForm(CleanForm):
     """Settlement terms the operator proposes to the mediator."""
 
     refund_amount = DecimalField(
@@ -66,7 +67,7 @@ class ProposalForm(FlaskForm):
         }
 
 
-class TermsDoneForm(FlaskForm):
+class TermsDoneForm(CleanForm):
     """The operator reports that the agreed terms are carried out."""
 
     note = TextAreaField(_l("履行情况说明"), validators=[Optional(), Length(max=2000)])

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import abort, flash, g, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from app.downloads import material_response
 from app.extensions import db
 from app.operator import bp
 from app.operator.forms import OperatorFilterForm, ProposalForm, ReplyForm, TermsDoneForm
@@ -181,18 +182,7 @@ def material_download(material_id: int):
     material = operator_view.material_for(_operator_id(), material_id) if material_id < 2**31 else None
     if material is None:
         abort(404)
-    try:
-        path = materials.material_path(material)
-    except FileNotFoundError:
-        abort(404)
-    if not path.exists():
-        abort(404)
-    return send_file(
-        path,
-        mimetype=material.mime_type or "application/octet-stream",
-        as_attachment=True,
-        download_name=material.original_name,
-    )
+    return material_response(material)
 
 
 @bp.context_processor

@@ -61,7 +61,10 @@ def _with_trends(figures: dict[str, Any], p: Period) -> dict[str, Any]:
 @bp.route("/bulletin")
 def bulletin_index():
     """The list of published periods and the trend over them."""
-    periods = [{"code": c, "label": _label(Period.parse(c))} for c in bulletin.published_periods()]
+    periods = [
+        {"code": c, "label": _label(Period.parse(c)), "provisional": bulletin.provisional(bulletin.published_revision(c))}
+        for c in bulletin.published_periods()
+    ]
     trend_accepted, trend_rate = _trend()
     return render_template(
         "public/bulletin/index.html", periods=periods, trend_accepted=trend_accepted, trend_rate=trend_rate
@@ -98,7 +101,8 @@ def bulletin_export(period: str, fmt: str):
         abort(404)
     figures = _with_trends(rev.figures, p)
     tables = export.tables(figures)
-    name = f"bulletin-{p.code}-r{rev.number}"
+    provisional = bulletin.provisional(rev)
+    name = f"bulletin-{p.code}-r{rev.number}" + ("-provisional" if provisional else "")
     if fmt == "csv":
         key = request.args.get("table", "summary")
         table = next((t for t in tables if t.key == key), None)
@@ -113,11 +117,12 @@ def bulletin_export(period: str, fmt: str):
                 "period": p.code,
                 "revision": rev.number,
                 "published_at": rev.published_at.isoformat() + "Z",
+                "provisional": provisional,
                 "paragraph": rev.paragraph,
                 "figures": rev.figures,
             },
             name,
         )
-    title = _("%(period)s申诉受理情况", period=_label(p))
+    title = _("%(period)s申诉受理情况", period=_label(p)) + (_("（暂定）") if provisional else "")
     charts = export.pdf_charts(figures)
     return export.pdf_response(title, _label(p), rev.paragraph, tables, charts, name)

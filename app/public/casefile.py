@@ -6,12 +6,11 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from flask import current_app
 from flask_babel import gettext as _
 
 from cases import codes, intake, materials, tracking
 from cases.models import Appeal, Material, utcnow
-from workflows import calendar, engine, lifecycle
+from workflows import calendar, engine, filing, lifecycle
 from workflows.lifecycle import CONSUMER
 
 
@@ -20,30 +19,18 @@ def today_local() -> dt.date:
     return calendar.local_date(utcnow())
 
 
-def real_files(files: Iterable[Any]) -> list[Any]:
-    """The uploads that carry a file (a browser sends an empty part when none was chosen)."""
-    return [f for f in files if f is not None and getattr(f, "filename", "")]
-
-
 def submit_appeal(
     cleaned: Mapping[str, Any], files: Iterable[Any] = (), received_at: dt.datetime | None = None
 ) -> intake.Filed:
-    """Create an online appeal, submit it (starting the decision clock) and store its files; the caller commits."""
-    filed = intake.file_appeal(
-        cleaned, prefix=current_app.config["CASE_PREFIX"], channel="online", received_at=received_at
-    )
-    engine.perform(filed.appeal, "submit", role=CONSUMER, at=filed.appeal.received_at)
-    intake.write_new_case(filed.appeal)
-    for f in real_files(files):
-        materials.store_material(filed.appeal, f, source="consumer")
-    return filed
+    """File an online appeal as the consumer (`workflows.filing`); the caller commits."""
+    return filing.file_case(cleaned, channel="online", role=CONSUMER, received_at=received_at, files=files)
 
 
 def add_materials(appeal: Appeal, files: Iterable[Any]) -> list[Material]:
     """Store files the consumer adds to an open case; a case waiting for materials goes back to review."""
     if appeal.status not in lifecycle.OPEN_STATES:
         raise engine.ActionNotAllowed(_("申诉已结束，不能再补充材料。"))
-    stored = [materials.store_material(appeal, f, source="consumer") for f in real_files(files)]
+    stored = [materials.store_material(appeal, f, source="consumer") for f in filing.real_files(files)]
     if stored and appeal.status == "awaiting_materials":
         engine.perform(appeal, "receive_materials", role=CONSUMER)
     return stored

@@ -10,12 +10,13 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.i18n import ELDER_COOKIE, LANG_COOKIE, is_english
-from app.public import bp, casefile, limits
+from app.public import bp, casefile, consumer_session, limits
+from app.public.consumer_forms import RatingForm
 from app.public.forms import AppealForm, EligibilityForm, MaterialsForm, ReportForm, TrackForm, WithdrawForm
-from cases import eligibility, outcome, receipts, tracking
+from cases import consumers, eligibility, outcome, ratings, receipts, tracking
 from cases.materials import MaterialRejected
 from cases.models import Appeal, FilingReceipt
-from workflows import lifecycle, outbox
+from workflows import filing, lifecycle, outbox
 from workflows.engine import LifecycleError
 
 ONE_YEAR = 365 * 24 * 3600
@@ -124,12 +125,19 @@ def new_appeal():
     except (TypeError, ValueError):
         session.pop(ELIGIBILITY_KEY, None)
         return redirect(url_for("public.eligibility_check"))
+    phone = consumer_session.verified_phone()
+    if phone is None and consumer_session.verification_required():
+        flash(_("提交申诉前，请先验证您的手机号码。"), "info")
+        return redirect(url_for("public.consumer_sign_in", **{"for": "file"}))
     form = AppealForm()
     form.form_token.data = token or receipts.new_form_token()  # kept while the form is shown again with errors
+    if phone is not None and consumer_session.verification_required():
+        form.phone.data = phone  # the appeal's phone is the verified one, whatever was posted
+        form.phone.render_kw = {**(form.phone.render_kw or {}), "readonly": True}
     if request.method == "GET":
         _prefill(form, answers)
         return render_template("public/appeal_form.html", form=form)
-    had_files = bool(casefile.real_files(form.materials.data or []))
+    had_files = bool(filing.real_files(form.materials.data or []))
     if not form.validate_with(answers):
         return render_template("public/appeal_form.html", form=form, had_files=had_files), 422
     token = form.form_token.data
@@ -201,6 +209,7 @@ def track():
             appeal = tracking.find_case(form.case_no.data, form.access_code.data)
             if appeal is not None:
                 session[TRACKED_KEY] = appeal.id
+                session.pop(consumer_session.TRACKED_BY_PHONE_KEY, None)
                 return redirect(url_for("public.case_status"))
             limits.mark_failed_lookup()
             form.access_code.errors.append(_("案件编号或查询码不正确。"))
@@ -209,10 +218,17 @@ def track():
 
 
 def _tracked() -> Appeal | None:
+    """The case this browser follows: opened with its access code, or from 我的申诉 while the phone session lasts
+    and only for that number's case."""
     case_id = session.get(TRACKED_KEY)
     if not isinstance(case_id, int):
         return None
-    return db.session.get(Appeal, case_id)
+    appeal = db.session.get(Appeal, case_id)
+    if appeal is not None and session.get(consumer_session.TRACKED_BY_PHONE_KEY) == case_id:
+        if consumer_session.verified_phone() != appeal.phone:
+            session.pop(TRACKED_KEY, None)
+            return None
+    return appeal
 
 
 @bp.route("/track/case")
@@ -224,8 +240,9 @@ def case_status():
     return _no_store(make_response(_case_page(appeal)))
 
 
-def _case_page(appeal: Appeal, report_form: ReportForm | None = None) -> str:
-    """The tracking page: state, progress steps, the outcome and terms, timeline, deadlines, materials."""
+def _case_page(appeal: Appeal, report_form: ReportForm | None = None, rating_form: RatingForm | None = None) -> str:
+    """The tracking page: state, progress steps, the outcome and terms, the rating, timeline, deadlines,
+    materials and the messages sent to the appellant."""
     view = casefile.case_view(appeal, _lang())
     for clock, answered in zip(view["deadlines"], outcome.reply_clock_status(appeal), strict=True):
         clock["answered"] = answered
@@ -236,6 +253,11 @@ def _case_page(appeal: Appeal, report_form: ReportForm | None = None) -> str:
         result=outcome.summary(appeal, _lang()),
         form=MaterialsForm(),
         report_form=report_form or ReportForm(formdata=None),
+        rating=ratings.web_rating(appeal),
+        can_rate=ratings.can_rate(appeal),
+        rating_form=rating_form or RatingForm(formdata=None),
+        messages=consumers.messages_of(appeal),
+        message_status=consumers.SENT_STATUSES,
     )
 
 
@@ -271,7 +293,7 @@ def add_materials():
         return redirect(url_for("public.case_status"))
     form = MaterialsForm()
     if request.method == "POST" and form.validate():
-        files = casefile.real_files(form.materials.data or [])
+        files = filing.real_files(form.materials.data or [])
         if not files:
             form.materials.errors.append(_("请选择要上传的文件。"))
             return render_template("public/materials.html", form=form, case_no=appeal.case_no), 422

@@ -19,6 +19,8 @@ from app.staff import (  # noqa: E402,F401
     outcome,
     publishing,
     routes,
+    satisfaction,
     statistics,
     timeline,
+    webhooks_admin,
 )

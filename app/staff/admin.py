@@ -110,12 +110,28 @@ def admin_user_active(user_id: int):
         flash(_("不能停用自己的账户。"), "error")
         return redirect(url_for("staff.admin_users"))
     user.active = form.active.data == "1"
+    if not user.active:
+        accounts.end_sessions(user)  # signed out at once, not at the next sign-in
     if user.active:
         user.failed_logins = 0
         user.locked_until = None
     db.session.commit()
     message = _("账户 %(username)s 已启用。") if user.active else _("账户 %(username)s 已停用。")
     flash(message % {"username": user.username}, "success")
+    return redirect(url_for("staff.admin_users"))
+
+
+@bp.route("/admin/users/<int:user_id>/sessions", methods=["POST"])
+def admin_user_sessions(user_id: int):
+    """Sign an account out everywhere (全部退出登录), e.g. after a lost phone; the account stays usable."""
+    user = _user_or_404(user_id)
+    if not RevokeForm().validate():
+        abort(400)
+    accounts.end_sessions(user)
+    db.session.commit()
+    flash(_("账户 %(username)s 已在所有设备上退出登录。") % {"username": user.username}, "success")
+    if user.id == g.user.id:
+        return redirect(url_for("auth.login"))
     return redirect(url_for("staff.admin_users"))
 
 

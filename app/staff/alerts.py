@@ -5,17 +5,17 @@ from __future__ import annotations
 from flask import abort, flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
+from app.auth.forms import CleanForm
 from app.extensions import db
 from app.staff import bp
 from cases import alerts
 from cases.models import Alert
 
 
-class AcknowledgeForm(FlaskForm):
+class AcknowledgeForm(CleanForm):
     """What the supervisor found or did about the alert."""
 
     note = TextAreaField(

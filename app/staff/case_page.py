@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import abort, flash, g, redirect, render_template, send_file, url_for
+from flask import abort, flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
+from app.downloads import material_response
 from app.extensions import db
 from app.staff import bp
 from app.staff.forms import (
@@ -83,6 +84,7 @@ def render_case(
     revealed: frozenset[str] = frozenset(),
     message: str | None = None,
     status: int = 200,
+    forward_form: Any = None,
 ):
     """Render the case page; a submitted form is shown again with what was typed and its errors."""
     operators = _operators()
@@ -132,6 +134,7 @@ def render_case(
         previewable=PREVIEWABLE,
         arrived_by_names=recorded_materials.arrived_by_names(),
         message=message,
+        forward_form=forward_form,
         now=utcnow(),
     )
     return body, status
@@ -291,8 +294,8 @@ def case_mark_repeat(case_no: str):
 
 
 def _material(case_no: str, material_id: int) -> tuple[Appeal, Material]:
-    """The case and its stored material with a file on disk, or 404."""
-    from cases.materials import material_path  # owned by the public portal's area
+    """The case and its stored material with content in its storage, or 404."""
+    from cases.materials import has_content  # owned by the public portal's area
 
     if "\x00" in case_no or len(case_no) > 20:
         abort(404)
@@ -300,27 +303,14 @@ def _material(case_no: str, material_id: int) -> tuple[Appeal, Material]:
     material = db.session.get(Material, material_id)
     if appeal is None or material is None or material.appeal_id != appeal.id or not material.stored_name:
         abort(404)
-    if not material_path(material).is_file():
+    if not has_content(material):
         abort(404)
     return appeal, material
 
 
 def _send(material: Material, *, inline: bool):
     """The material's bytes with its stored type: an attachment, or inline inside a CSP sandbox."""
-    from cases.materials import material_path
-
-    resp = send_file(
-        material_path(material),
-        mimetype=material.mime_type or "application/octet-stream",
-        as_attachment=not inline,
-        download_name=material.original_name,
-        max_age=0,
-    )
-    resp.headers["X-Content-Type-Options"] = "nosniff"
-    if inline:
-        # A sandboxed document cannot run script or reach the app, whatever the file holds.
-        resp.headers["Content-Security-Policy"] = "sandbox; default-src 'none'; img-src 'self'; frame-ancestors 'self'"
-    return resp
+    return material_response(material, inline=inline)
 
 
 @bp.route("/cases/<case_no>/materials/<int:material_id>")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
     DateTimeLocalField,
@@ -17,6 +16,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, Regexp, ValidationError
 
+from app.auth.forms import CleanForm
 from cases import codes, contacts, reference
 
 PHONE = Regexp(r"^\+?[0-9][0-9 \-]{4,19}$", message=_l("请输入有效的电话号码（数字，5到20位）。"))
@@ -51,7 +51,7 @@ def code_choices(kind: str, lang: str) -> list[tuple[str, str]]:
     return [(c.code, codes.localized(c, lang)) for c in codes.ALL[kind].values()]
 
 
-class FilterForm(FlaskForm):
+class FilterForm(CleanForm):
     """The filters of the contacts list (GET, no CSRF)."""
 
     class Meta:
@@ -64,7 +64,7 @@ class FilterForm(FlaskForm):
     submit = SubmitField(_l("筛选"))
 
 
-class ContactForm(FlaskForm):
+class ContactForm(CleanForm):
     """A phone consultation or a walk-in visit."""
 
     channel = SelectField(_l("渠道"), validators=[_required()])
@@ -85,7 +85,7 @@ class ContactForm(FlaskForm):
     submit = SubmitField(_l("保存"))
 
 
-class ConvertForm(FlaskForm):
+class ConvertForm(CleanForm):
     """The remaining Art. 12 fields when a consultation or visit becomes an appeal."""
 
     complainant_name = StringField(_l("申诉人姓名"), validators=[_required(), Length(max=100)])
@@ -116,7 +116,7 @@ class ConvertForm(FlaskForm):
     submit = SubmitField(_l("转为申诉"))
 
 
-class CallForm(FlaskForm):
+class CallForm(CleanForm):
     """A follow-up call on a case."""
 
     callee = RadioField(

@@ -13,9 +13,9 @@ from app.extensions import db
 from app.i18n import is_english
 from app.staff import bp
 from app.staff.contact_forms import CallForm, ContactForm, ConvertForm, FilterForm, code_choices, operator_choices
-from cases import clock, contacts, followups, intake, operator_view, reference
+from cases import clock, contacts, followups, intake, operator_view, queues, receipts, reference
 from cases.models import Appeal, Contact, utcnow
-from workflows import engine
+from workflows import filing, outbox
 
 PER_PAGE = 25
 MAX_PAGE = 100_000
@@ -61,7 +61,7 @@ def contacts_list():
             "date_to": form.date_to.data,
             "operator_id": reference.operator_id_by_code(form.operator.data),
         }
-    pagination = db.paginate(contacts.contacts_query(**filters), page=page_number(), per_page=PER_PAGE, error_out=False)
+    pagination = queues.rows_page(contacts.contacts_query(**filters), page_number(), PER_PAGE)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("staff/contacts/list.html", form=form, pagination=pagination, args=args)
 
@@ -139,14 +139,17 @@ def contact_convert(contact_id: int):
                 if name in form:
                     form[name].errors = [*form[name].errors, *errors]
             return render_template("staff/contacts/convert.html", form=form, contact=contact), 422
-        filed = intake.file_appeal(
+        filed = filing.file_case(
             cleaned,
-            prefix=current_app.config["CASE_PREFIX"],
             channel=contacts.APPEAL_CHANNEL[contact.channel],
+            role=g.user.role,
+            actor=g.user,
             received_at=to_utc(form.received_at.data),
         )
         contacts.link_appeal(contact, filed.appeal)
-        engine.perform(filed.appeal, "submit", role=g.user.role, actor=g.user, at=filed.appeal.received_at)
+        # The appellant gets the same SMS/e-mail receipt as one who filed online (case number and access code).
+        record = receipts.for_staff_filing(filed.appeal, filed.access_code, app_secret=current_app.secret_key)
+        outbox.record("send_receipt", {"receipt_id": record.id}, dedupe_key=f"receipt-{record.id}")
         db.session.commit()
         # The access code is shown this once; only its hash is stored.
         return render_template(
@@ -218,12 +221,12 @@ def case_calls_page(case_no: str):
 @bp.route("/settlements/unperformed")
 def terms_unperformed():
     """Settled cases whose terms are not carried out (履行未到位): missed on a call, or past their date."""
-    pagination = db.paginate(followups.unperformed_query(), page=page_number(), per_page=PER_PAGE, error_out=False)
+    pagination = queues.rows_page(followups.unperformed_query(), page_number(), PER_PAGE)
     return render_template("staff/contacts/unperformed.html", pagination=pagination, today=clock.today(), args={})
 
 
 @bp.route("/calls/due")
 def calls_due():
     """Cases whose next follow-up call is due today or earlier."""
-    pagination = db.paginate(followups.calls_due_query(), page=page_number(), per_page=PER_PAGE, error_out=False)
+    pagination = queues.rows_page(followups.calls_due_query(), page_number(), PER_PAGE)
     return render_template("staff/contacts/calls_due.html", pagination=pagination, args={})

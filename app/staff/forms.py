@@ -302,7 +302,8 @@ class TokenCreateForm(CleanForm):
 
 
 class RevokeForm(CleanForm):
-    """A button that revokes a token or removes an entered calendar day (a CSRF token and nothing else)."""
+    """A button that revokes a token, removes an entered calendar day or signs an account out everywhere (a CSRF
+    token and nothing else)."""
 
 
 class CalendarDaysForm(CleanForm):

@@ -32,7 +32,7 @@ def _queue_overview() -> tuple[dict[str, Any] | None, str]:
 def jobs_page():
     """Background jobs by status with their errors, the rq queue, workers and failed jobs."""
     counts = dict(db.session.execute(sa.select(OutboxJob.status, sa.func.count()).group_by(OutboxJob.status)).all())
-    status = request.args.get("status") or None
+    status = request.args.get("status") if request.args.get("status") in outbox.STATUSES else None
     q = sa.select(OutboxJob).order_by(OutboxJob.id.desc()).limit(PAGE_SIZE)
     q = q.where(OutboxJob.status == status) if status else q.where(OutboxJob.status != "done")
     overview, redis_note = _queue_overview()

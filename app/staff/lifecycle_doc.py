@@ -41,6 +41,7 @@ def _also(t: lifecycle.Transition) -> str:
     parts += [f"tells the appellant: {t.message}"] if t.message else []
     parts += ["checks the terms"] if t.checks_terms else []
     parts += ["notifies the appellant"] if t.notify else []
+    parts += [f"pushes `{t.webhook}` to the operator"] if t.webhook else []
     return "; ".join(parts) or "—"
 
 

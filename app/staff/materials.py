@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import DateField, RadioField, TextAreaField
 from wtforms.validators import InputRequired, Optional
 
+from app.auth.forms import CleanForm
 from app.extensions import db
 from app.staff import bp
 from app.staff.case_page import load_appeal
@@ -18,7 +18,7 @@ from cases.models import utcnow
 from workflows.calendar import local_date
 
 
-class RecordMaterialForm(FlaskForm):
+class RecordMaterialForm(CleanForm):
     """What arrived, how and when; a file for a scan, a description for a paper item."""
 
     kind = RadioField(

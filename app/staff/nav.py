@@ -25,6 +25,7 @@ NAV = (
     (_l("审计记录"), "staff.audit_log", {}),
     (_l("账户管理"), "staff.admin_users", {}),
     (_l("节假日安排"), "staff.admin_calendar", {}),
+    (_l("Webhook 推送"), "staff.admin_webhooks", {}),
 )
 
 

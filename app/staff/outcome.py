@@ -34,7 +34,8 @@ def case_forward_reply(case_no: str):
     appeal = load_appeal(case_no)
     form = ForwardReplyForm()
     if not form.validate():
-        return render_case(appeal, message=" ".join(form.text.errors), status=422)
+        # 422 with the message at the top and beside the field, the form open with what was typed
+        return render_case(appeal, message=" ".join(map(str, form.text.errors)), status=422, forward_form=form)
     try:
         event = outcome.forward_reply(appeal, form.text.data, g.user)
     except outcome.ReportRefused as exc:

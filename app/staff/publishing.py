@@ -1,6 +1,7 @@
 """Publishing a bulletin revision is a decision the public sees: a confirmation page with the preview (the PDF
-and the paragraph) comes first; a period that has not ended needs a second, explicit confirmation, and its
-public page says the figures are provisional (`cases.bulletin.provisional`)."""
+and the paragraph) comes first; a revision whose figures may be incomplete (the period has not ended, or they
+were computed before it did: `cases.bulletin.incomplete`) needs a second, explicit confirmation, and every
+page and export of it says the figures are provisional (暂定, `cases.bulletin.provisional`)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ def confirmation_page(p: Period, rev: BulletinRevision, error: str | None = None
         label=_label(p),
         revision=rev,
         ended=bulletin.period_ended(p.code),
+        incomplete=bulletin.incomplete(rev),
         summary=export.tables(rev.figures)[0],
         error=error,
     )
@@ -54,10 +56,15 @@ def refusal(p: Period, rev: BulletinRevision, form: Any):
         return None  # nothing to confirm: the caller says it is already published
     if form.get(CONFIRMED) != "yes":
         return confirmation_page(p, rev)
-    if not bulletin.period_ended(p.code) and form.get(PROVISIONAL) != "yes":
-        message = _("该统计期尚未结束。如确实要发布临时数据，请勾选确认。")
+    if bulletin.incomplete(rev) and not provisional_asked(form):
+        message = _("本版本的数字可能不完整（统计期尚未结束，或在结束前计算）。如确实要发布暂定数据，请勾选确认。")
         return confirmation_page(p, rev, message, 422)
     return None
+
+
+def provisional_asked(form: Any) -> bool:
+    """Whether the publish form ticked the provisional confirmation."""
+    return form.get(PROVISIONAL) == "yes"
 
 
 @bp.route("/bulletin/<period>/<int:number>/publish", methods=["GET"])
@@ -84,5 +91,5 @@ def bulletin_preview_pdf(period: str, number: int):
 
 @bp.app_template_global()
 def bulletin_provisional(rev: BulletinRevision) -> bool:
-    """For the public bulletin page: the revision was published before its period ended."""
+    """For the bulletin pages: a published revision whose figures cover part of its period only (暂定)."""
     return bulletin.provisional(rev)

@@ -9,11 +9,11 @@ import sqlalchemy as sa
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectField, StringField
 from wtforms.validators import InputRequired, NumberRange, Optional, ValidationError
 
 from app import bulletin_export as export
+from app.auth.forms import CleanForm
 from app.extensions import db
 from app.i18n import is_english
 from app.staff import bp, publishing
@@ -47,7 +47,7 @@ def _valid_period(form, field) -> None:
         raise ValidationError(_("统计期格式应为 2022H2（半年）或 2023Q1（季度）。")) from None
 
 
-class RangeForm(FlaskForm):
+class RangeForm(CleanForm):
     """Any date range (Asia/Shanghai dates, both included)."""
 
     class Meta:
@@ -72,13 +72,13 @@ class RangeForm(FlaskForm):
                 raise ValidationError(_("日期范围最长五年。"))
 
 
-class RollupForm(FlaskForm):
+class RollupForm(CleanForm):
     """Which period to roll up now."""
 
     period = StringField(_l("统计期"), validators=[InputRequired(_l("请填写统计期。")), _valid_period])
 
 
-class BaselineForm(FlaskForm):
+class BaselineForm(CleanForm):
     """The published figures of a period from before the system."""
 
     period = StringField(_l("统计期"), validators=[InputRequired(_l("请填写统计期。")), _valid_period])
@@ -97,7 +97,7 @@ class BaselineForm(FlaskForm):
     materials_received = IntegerField(_l("用户提交材料（件）"), validators=[Optional(), NumberRange(0)])
 
 
-class SubscriberForm(FlaskForm):
+class SubscriberForm(CleanForm):
     """An operator's subscriber count for a period."""
 
     operator = SelectField(_l("企业"), validators=[InputRequired(_l("请选择企业。"))])
@@ -326,7 +326,7 @@ def bulletin_publish(period: str, number: int):
         abort(404)
     if (asked := publishing.refusal(Period.parse(period), rev, request.form)) is not None:
         return asked  # the confirmation page first (and a second question for a period not ended)
-    if bulletin.publish(rev, g.user.id):
+    if bulletin.publish(rev, g.user.id, provisional=publishing.provisional_asked(request.form)):
         db.session.commit()
         flash(_("已发布第%(n)s版。", n=number), "success")
     else:

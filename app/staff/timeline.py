@@ -37,7 +37,10 @@ LABELS = {
     "imported_without_details": _l("导入时原系统未记录详情"),
     "material": _l("材料"),
     "arrived_by": _l("递交方式"),
+    "via": _l("途径"),
+    "score": _l("评分"),
 }
+VIA = {"web": _l("网站"), "api": _l("API")}
 CALLEES = {"consumer": _l("申诉人"), "operator": _l("被申诉企业")}
 ACTION_LABELS = {("report_terms_not_done", "text"): _l("申诉人的说明")}
 SHOWN_APART = {"note": "text", "forward_reply": "text"}  # the text is the event's own paragraph
@@ -73,8 +76,10 @@ def _value(key: str, value: Any, names: dict[str, dict[str, str]]) -> str:
             return local_datetime(dt.datetime.fromisoformat(str(value)))
         except ValueError:
             return str(value)
-    if key == "satisfaction":
+    if key in ("satisfaction", "score"):
         return _("%(n)s（满分5）", n=value)
+    if key == "via":
+        return str(VIA.get(str(value), value))
     return str(value)
 
 

@@ -94,7 +94,7 @@ def test_a_supervisor_reopens_a_closed_case_and_publishes_the_bulletin_the_publi
         page.set_viewport_size({"width": 375, "height": 800})
         assert_fits(page)
         screenshot(page, "supervisor-publish-confirm-error-375")
-        page.get_by_label("我确认在统计期结束前发布临时数据").check()
+        page.get_by_label("我确认发布暂定数据").check()
         with page.expect_navigation():
             page.get_by_role("button", name="确认发布").click()
         page.set_viewport_size({"width": 1280, "height": 900})
@@ -108,7 +108,7 @@ def test_a_supervisor_reopens_a_closed_case_and_publishes_the_bulletin_the_publi
             with reader.expect_navigation():
                 reader.locator(f"a[href='/bulletin/{period}']").click()
             assert reader.locator(".bulletin-paragraph").inner_text() == paragraph
-            assert "临时数据" in reader.locator("#provisional").inner_text()  # published before the period ended
+            assert "暂定" in reader.locator("#provisional").inner_text()  # published before the period ended
             screenshot(reader, "public-bulletin-period")
         finally:
             public.close()

@@ -297,7 +297,15 @@
       var sentTo = new URL(form.action, window.location.href).pathname;
       var landed = request.responseURL ? new URL(request.responseURL).pathname : sentTo;
       if (request.status < 400 && landed !== sentTo) {
-        window.location.assign(request.responseURL); // filed: on to the receipt (or the case page)
+        // Filed: the page the server sent us on to (the receipt, or the case page with "已收到 N 份材料"). Its
+        // one-time message was spent by this very answer, so show the answer rather than load the page again.
+        window.history.replaceState(null, "", request.responseURL);
+        if (replaceContent(request.responseText, null)) {
+          window.scrollTo(0, 0);
+          document.querySelector("main").focus();
+        } else {
+          window.location.assign(request.responseURL);
+        }
         return;
       }
       if (!replaceContent(request.responseText, form)) {
