@@ -53,9 +53,11 @@ test: $(DEV_STAMP) $(S3_STAMP) translations node_modules/axe-core/axe.min.js
 # 3. the bulletin's import and rollup on the same generated history (same size and seed) in its own database
 #    (bench_bulletin), because the import adds records that would change the queues of the next run.
 # 4. phone sign-in: the same time for a number with appeals and one without (database bench_sign_in).
+# 5. (last) a 20 MB upload to S3-compatible storage vs the local folder, and the database size per 100,000 appeals
+#    (scripts/bench_storage.py; moto from .venv-s3).
 # Each history is generated once (about 10 minutes for a million appeals) and kept for later runs.
 BENCH_APPEALS ?= 1000000
-bench: $(DEV_STAMP)
+bench: $(DEV_STAMP) $(S3_STAMP)
 	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null)
 	@rm -f artifacts/bench/results.jsonl
 	-$(BIN)/python scripts/bench_intake.py
@@ -63,6 +65,7 @@ bench: $(DEV_STAMP)
 	-$(BIN)/python scripts/bench_queues.py --reuse --appeals $(BENCH_APPEALS)
 	-$(BIN)/python scripts/bench_bulletin.py --reuse --appeals $(BENCH_APPEALS)
 	-$(BIN)/python scripts/bench_sign_in.py
+	-$(BIN)/python scripts/bench_storage.py
 	$(BIN)/python scripts/bench_results.py
 
 lint: $(DEV_STAMP)

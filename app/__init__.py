@@ -35,6 +35,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_security(app)
     register_errorhandlers(app)
     register_commands(app)
+    if app.config.get("TRUSTED_PROXIES"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Behind N reverse proxies: the client's address (rate limits, logs), scheme and host from the last N
+        # X-Forwarded-* entries the proxies set; with 0 (the default) those headers are ignored (docs/DEPLOYMENT.md).
+        n = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     return app
 
 

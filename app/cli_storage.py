@@ -1,14 +1,16 @@
-"""`flask materials migrate|verify` (cases/material_moves.py) and `flask retention run` (cases/retention.py)."""
+"""`flask materials migrate|verify` (cases/material_moves.py), `flask retention run` (cases/retention.py),
+`flask backup DIR` and `flask restore DIR` (cases/backup.py)."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from cases import material_moves, retention
+from cases import backup, material_moves, retention
 
 materials_cli = AppGroup("materials", help="Materials' storage: move them, check them.")
 retention_cli = AppGroup("retention", help="Personal data kept only as long as allowed.")
@@ -43,6 +45,35 @@ def retention_run(dry_run: bool) -> None:
     click.echo(json.dumps(retention.run(dry_run=dry_run), ensure_ascii=False))
 
 
+def _run_and_print(step, folder: Path) -> dict:
+    """Run a backup step; print its summary as JSON, or its refusal as the command's error."""
+    try:
+        summary = step(folder)
+    except backup.BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(json.dumps(summary, ensure_ascii=False))
+    return summary
+
+
+@click.command("backup")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+def backup_command(folder: Path) -> None:
+    """Write a consistent backup (database dump, materials' list with hashes, local materials' bytes) to FOLDER."""
+    _run_and_print(backup.backup, folder)
+
+
+@click.command("restore")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def restore_command(folder: Path) -> None:
+    """Restore a backup from FOLDER into an empty database and upload folder; check every material's hash."""
+    summary = _run_and_print(backup.restore, folder)
+    materials = summary["materials"]
+    if not summary["rows_match"] or materials["missing"] or materials["wrong_hash"]:
+        raise SystemExit(1)
+
+
 def register(app: Flask) -> None:
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
     app.cli.add_command(materials_cli)
     app.cli.add_command(retention_cli)

@@ -60,6 +60,8 @@ def from_environment(instance_path: str) -> dict:
         ),
         "POOL_PING_IDLE_SECONDS": float(os.environ.get("POOL_PING_IDLE_SECONDS") or 1.0),
         "REDIS_URL": redis_url,
+        # How many reverse proxies in front set X-Forwarded-For/-Proto/-Host (0: none, the headers are ignored).
+        "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
         # The centre's time zone (cases.clock): local dates, midnights and the working-day calendar.
         "TIME_ZONE": os.environ.get("TIME_ZONE") or "Asia/Shanghai",
         "RQ_QUEUE": os.environ.get("RQ_QUEUE", "appeals"),

@@ -62,6 +62,7 @@ ROUTES: dict[str, frozenset[str] | str] = {
     "staff.case_note": CASEWORK,
     "staff.case_reveal": CASEWORK,
     "staff.case_assign": frozenset({SUPERVISOR}),
+    "staff.case_legal_hold": frozenset({SUPERVISOR}),
     "staff.case_take": frozenset({MEDIATOR}),
     "staff.case_mark_repeat": frozenset({CLERK, SUPERVISOR}),
     "staff.case_forward_reply": frozenset({MEDIATOR, SUPERVISOR}),

@@ -26,7 +26,11 @@ from pathlib import Path
 from typing import IO, Protocol
 from urllib.parse import urlsplit
 
+import urllib3
 from flask import current_app
+from minio import Minio
+from minio.datatypes import Part
+from minio.error import S3Error
 
 CHUNK = 64 * 1024
 S3_SINGLE_PUT_BYTES = 64 * 1024 * 1024
@@ -118,9 +122,6 @@ class S3Storage:
     def __init__(
         self, url: str, *, endpoint: str, region: str, access_key: str | None, secret_key: str | None, spool: str | Path
     ):
-        import urllib3
-        from minio import Minio
-
         parts = urlsplit(url)
         if parts.scheme != "s3" or not parts.netloc:
             raise ValueError(f"not an s3://bucket/prefix URL: {url!r}")
@@ -187,8 +188,6 @@ class S3Storage:
         return (resp.headers.get("ETag") or "").strip('"')
 
     def _multipart(self, name: str, path: Path, size: int) -> None:
-        from minio.datatypes import Part
-
         upload_id = self.client._create_multipart_upload(
             self.bucket, name, {"Content-Type": "application/octet-stream"}
         )
@@ -213,8 +212,6 @@ class S3Storage:
             raise
 
     def stat(self, key: str) -> ObjectInfo | None:
-        from minio.error import S3Error
-
         try:
             st = self.client.stat_object(self.bucket, self.object_name(key))
         except S3Error as exc:
@@ -224,8 +221,6 @@ class S3Storage:
         return ObjectInfo(size=int(st.size or 0))
 
     def chunks(self, key: str) -> Iterator[bytes]:
-        from minio.error import S3Error
-
         try:
             resp = self.client.get_object(self.bucket, self.object_name(key))
         except S3Error as exc:

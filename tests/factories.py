@@ -101,3 +101,17 @@ def case_for(t, state: str) -> Appeal:
     """A case in `state` on which the lifecycle row `t` can be taken (instructions to confirm, when it needs them)."""
     appeal = make_appeal(state=state)
     return give_instructions(appeal) if t.records == "instruction_confirmed" else appeal
+def publish_small_half_year(at: dt.datetime) -> None:
+    """Three cases of 2022H2 (settled, closed, rejected) and a consultation, rolled up and published."""
+    from cases import bulletin
+    from cases.models import Contact
+    from workflows import jobs
+
+    make_appeal(state="settled", at=at)
+    make_appeal(state="closed", at=at, operator_code="mvno_jd")
+    make_appeal(state="rejected", at=at)
+    db.session.add(Contact(channel="phone_consultation", at=at))
+    db.session.commit()
+    jobs.rollup_period("2022H2")
+    bulletin.publish(bulletin.latest_revision("2022H2"), None)
+    db.session.commit()

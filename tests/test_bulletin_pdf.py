@@ -11,11 +11,7 @@ from pypdf import PdfReader
 
 from app import bulletin_pdf
 from app.bulletin_export import Table
-from app.extensions import db
-from cases import bulletin
-from cases.models import Contact
-from tests.factories import make_appeal
-from workflows import jobs
+from tests.factories import publish_small_half_year
 
 AT = dt.datetime(2022, 9, 1, 2, 0)
 
@@ -38,14 +34,7 @@ def _text(page) -> str:
 
 
 def _published(client) -> bytes:
-    make_appeal(state="settled", at=AT)
-    make_appeal(state="closed", at=AT, operator_code="mvno_jd")
-    make_appeal(state="rejected", at=AT)
-    db.session.add(Contact(channel="phone_consultation", at=AT))
-    db.session.commit()
-    jobs.rollup_period("2022H2")
-    bulletin.publish(bulletin.latest_revision("2022H2"), None)
-    db.session.commit()
+    publish_small_half_year(AT)
     resp = client.get("/bulletin/2022H2/export.pdf")
     assert resp.status_code == 200 and resp.mimetype == "application/pdf"
     return resp.data

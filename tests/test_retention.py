@@ -168,3 +168,21 @@ def test_on_the_seeds_half_year_the_published_figures_and_a_fresh_rollup_stay_th
     assert bulletin.published_revision("2022H2").figures == before
     assert trends.rollup_figures(bulletin.Period.parse("2022H2")) == before
     assert db.session.scalar(sa.select(sa.func.count(CaseEvent.id)).where(CaseEvent.action.like("legal%"))) == 0
+
+
+def test_a_supervisor_sets_and_lifts_a_legal_hold_on_the_case_page(client, auth):
+    appeal = file_and_withdraw(client)
+    auth.as_role("supervisor")
+    url = f"/staff/cases/{appeal.case_no}/legal-hold"
+    missing = client.post(url, data={"version": appeal.version, "reason": "  "})
+    assert missing.status_code == 422 and "请填写法律保全的理由" in missing.get_data(as_text=True)
+    held = client.post(url, data={"version": appeal.version, "reason": "法院调取证据"})
+    assert held.status_code == 302
+    db.session.expire_all()
+    assert appeal.legal_hold_reason == "法院调取证据" and appeal.events[-1].action == "legal_hold"
+    page = client.get(f"/staff/cases/{appeal.case_no}").get_data(as_text=True)
+    assert "法院调取证据" in page and "解除法律保全" in page
+    lifted = client.post(url, data={"version": appeal.version, "hold": "lift"})
+    assert lifted.status_code == 302
+    db.session.expire_all()
+    assert appeal.legal_hold_reason == "" and appeal.events[-1].action == "legal_hold_lifted"

@@ -33,8 +33,8 @@ def object_bytes(store, key: str) -> bytes:
 
 
 def test_an_upload_goes_to_the_bucket_hashed_and_is_read_back_through_the_app(client, auth, s3_store, upload_dir):
-    on_disk = set(upload_dir.glob("*"))  # what earlier tests of this session left in the shared folder
     receipt = file_appeal(client)
+    local_before = set(upload_dir.glob("*"))
     added = client.post(
         f"/api/v1/appeals/{receipt['case_no']}/materials",
         headers=code_header(receipt["access_code"]),
@@ -45,7 +45,7 @@ def test_an_upload_goes_to_the_bucket_hashed_and_is_read_back_through_the_app(cl
     assert material.storage == s3_store.url and material.storage.startswith("s3://materials-")
     assert object_bytes(s3_store, material.stored_name) == PDF
     assert list(s3_store.keys()) == [material.stored_name]
-    assert set(upload_dir.glob("*")) == on_disk  # nothing new on the local disk
+    assert set(upload_dir.glob("*")) == local_before  # nothing new on the local disk
 
     auth.as_role("clerk")
     base = f"/staff/cases/{receipt['case_no']}/materials/{material.id}"

@@ -18,6 +18,7 @@ from app.staff.forms import (
     PII_FIELDS,
     ActionFormBase,
     AssignForm,
+    LegalHoldForm,
     NoteForm,
     RepeatForm,
     RevealForm,
@@ -25,7 +26,7 @@ from app.staff.forms import (
     action_form,
 )
 from app.staff.nav import has_endpoint
-from cases import assignment, duplicates, recorded_materials, states
+from cases import assignment, duplicates, recorded_materials, retention, states
 from cases.models import Appeal, CaseEvent, Material, Operator, PiiView, Referral, Settlement, User, utcnow
 from workflows import engine, lifecycle
 
@@ -40,6 +41,8 @@ def event_names() -> dict[str, str]:
         "assign": _("分派承办人"),
         "mark_repeat": _("标记为重复申诉"),
         "record_material": _("登记材料"),
+        "legal_hold": _("法律保全"),
+        "legal_hold_lifted": _("解除法律保全"),
     }
 
 
@@ -81,6 +84,7 @@ def render_case(
     note_form: NoteForm | None = None,
     assign_form: AssignForm | None = None,
     repeat_form: RepeatForm | None = None,
+    hold_form: LegalHoldForm | None = None,
     revealed: frozenset[str] = frozenset(),
     message: str | None = None,
     status: int = 200,
@@ -109,6 +113,8 @@ def render_case(
         reveal_form=RevealForm(formdata=None),
         assign_form=assign_form,
         take_form=TakeForm(formdata=None, version=appeal.version),
+        hold_form=hold_form or LegalHoldForm(formdata=None, version=appeal.version),
+        can_hold=has_endpoint("staff.case_legal_hold") and appeal.anonymised_at is None,
         repeat_form=repeat_form,
         can_assign=open_case and has_endpoint("staff.case_assign"),
         can_take=open_case and has_endpoint("staff.case_take") and appeal.assignee_id != g.user.id,
@@ -256,6 +262,26 @@ def case_assign(case_no: str):
         db.session.rollback()
         return render_case(load_appeal(case_no), message=_("不能分派给该人员。"), status=409)
     return _commit_or_stale(case_no, _("已分派给%(name)s。", name=mediator.full_name))
+
+
+@bp.route("/cases/<case_no>/legal-hold", methods=["POST"])
+def case_legal_hold(case_no: str):
+    """A supervisor puts the case under legal hold with a reason, or lifts it: the retention job skips a held case
+    (cases/retention.py; audited on the timeline; no change of state)."""
+    appeal = load_appeal(case_no)
+    form = LegalHoldForm()
+    if not _version_matches(form, appeal):
+        return render_case(appeal, message=_("案件已被他人更新，请刷新页面后重试。"), status=409)
+    if form.hold.data == "lift":
+        retention.lift_legal_hold(appeal, g.user)
+        return _commit_or_stale(case_no, _("已解除法律保全。"))
+    reason = (form.reason.data or "").strip()
+    if not form.validate() or not reason:
+        if not reason and not form.reason.errors:
+            form.reason.errors = [_("请填写法律保全的理由。")]
+        return render_case(appeal, hold_form=form, message=_("请检查填写的内容。"), status=422)
+    retention.set_legal_hold(appeal, g.user, reason)
+    return _commit_or_stale(case_no, _("已设为法律保全：保存期限届满后也不会删除本案的个人信息。"))
 
 
 @bp.route("/cases/<case_no>/take", methods=["POST"])

@@ -155,6 +155,14 @@ class AssignForm(CleanForm):
     mediator = SelectField(_l("调解员"), validators=[InputRequired(_l("请选择调解员。"))])
 
 
+class LegalHoldForm(CleanForm):
+    """A supervisor puts a case under legal hold with a reason (set), or lifts it (lift)."""
+
+    version = HiddenField()
+    hold = HiddenField(default="set")
+    reason = TextAreaField(_l("法律保全理由"), validators=[Length(max=500, message=_l("理由不能超过500字。"))])
+
+
 class TakeForm(CleanForm):
     """A mediator takes the case."""
 
