@@ -94,6 +94,9 @@ def test_the_operator_signs_confirms_instructions_and_replies_with_a_file(client
     assert wrong.status_code == 422 and "instruction" in wrong.get_json()["errors"]
     item = client.get("/api/v1/referrals", headers=headers).get_json()["items"][0]
     assert item["referral"]["signed_at"] and item["referral"]["instructions"][0]["confirmed_at"]
+    detail = client.get(f"/api/v1/cases/{appeal.case_no}", headers=headers).get_json()
+    assert detail["referral"]["signed_at"] == item["referral"]["signed_at"] and detail["urgent"] is False
+    assert [e["action"] for e in detail["events"]][-2:] == ["sign_referral", "confirm_instruction"]
     resp = client.post(
         f"/api/v1/cases/{appeal.case_no}/reply",
         headers=headers,
