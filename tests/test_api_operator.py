@@ -80,8 +80,12 @@ def test_the_operator_signs_confirms_instructions_and_replies_with_a_file(client
     """Sign for the referral, confirm an instruction, reply with a PDF: the file is the operator's material."""
     headers = operator_token()
     appeal = give_instructions(make_appeal(state="referred"), ("keep_records",))
+    since = (utcnow() - dt.timedelta(milliseconds=1)).isoformat() + "Z"
+    assert client.get(f"/api/v1/referrals?updated_since={since}", headers=headers).get_json()["items"] == []
     signed = client.post(f"/api/v1/cases/{appeal.case_no}/actions/sign_referral", headers=headers, json={})
     assert signed.status_code == 200 and signed.get_json()["status"] == "referred"
+    changed = client.get(f"/api/v1/referrals?updated_since={since}", headers=headers).get_json()["items"]
+    assert [i["case_no"] for i in changed] == [appeal.case_no]  # signing is a change the operator's sync sees
     confirmed = client.post(
         f"/api/v1/cases/{appeal.case_no}/actions/confirm_instruction",
         headers=headers,
