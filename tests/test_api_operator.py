@@ -80,8 +80,12 @@ def test_the_operator_signs_confirms_instructions_and_replies_with_a_file(client
     """Sign for the referral, confirm an instruction, reply with a PDF: the file is the operator's material."""
     headers = operator_token()
     appeal = give_instructions(make_appeal(state="referred"), ("keep_records",))
+    since = (utcnow() - dt.timedelta(milliseconds=1)).isoformat() + "Z"
+    assert client.get(f"/api/v1/referrals?updated_since={since}", headers=headers).get_json()["items"] == []
     signed = client.post(f"/api/v1/cases/{appeal.case_no}/actions/sign_referral", headers=headers, json={})
     assert signed.status_code == 200 and signed.get_json()["status"] == "referred"
+    changed = client.get(f"/api/v1/referrals?updated_since={since}", headers=headers).get_json()["items"]
+    assert [i["case_no"] for i in changed] == [appeal.case_no]  # signing is a change the operator's sync sees
     confirmed = client.post(
         f"/api/v1/cases/{appeal.case_no}/actions/confirm_instruction",
         headers=headers,
@@ -94,6 +98,9 @@ def test_the_operator_signs_confirms_instructions_and_replies_with_a_file(client
     assert wrong.status_code == 422 and "instruction" in wrong.get_json()["errors"]
     item = client.get("/api/v1/referrals", headers=headers).get_json()["items"][0]
     assert item["referral"]["signed_at"] and item["referral"]["instructions"][0]["confirmed_at"]
+    detail = client.get(f"/api/v1/cases/{appeal.case_no}", headers=headers).get_json()
+    assert detail["referral"]["signed_at"] == item["referral"]["signed_at"] and detail["urgent"] is False
+    assert [e["action"] for e in detail["events"]][-2:] == ["sign_referral", "confirm_instruction"]
     resp = client.post(
         f"/api/v1/cases/{appeal.case_no}/reply",
         headers=headers,
@@ -200,3 +207,26 @@ def test_staff_tokens_cannot_use_the_operator_endpoints(client, app):
     headers = {"Authorization": f"Bearer {plain}"}
     assert client.get("/api/v1/referrals", headers=headers).status_code == 403
     assert client.get("/api/v1/events", headers=headers).status_code == 403
+
+
+def test_an_admin_gives_a_liaison_a_read_only_token_on_the_tokens_page(client, auth, app):
+    """Scopes ticked on the page are kept, listed, and enforced; an unknown scope is refused by the form."""
+    import re
+
+    from tests.factories import open_as
+
+    auth.as_role("admin")
+    liaison = make_user("operator", "liaison-page")
+    page = client.get("/staff/admin/tokens").get_data(as_text=True)
+    once = re.search(r'name="once" type="hidden" value="([^"]+)"', page).group(1)
+    form = {"user": str(liaison.id), "label": "投诉系统（只读）", "scopes": ["referrals:read"], "once": once}
+    html = client.post("/staff/admin/tokens/new", data=form).get_data(as_text=True)
+    plain = re.search(r'id="new-token">([^<]+)<', html).group(1)
+    assert db.session.scalar(sa.select(ApiToken.scopes).where(ApiToken.user_id == liaison.id)) == ["referrals:read"]
+    assert "referrals:read" in client.get("/staff/admin/tokens").get_data(as_text=True)
+    api = app.test_client()
+    headers = {"Authorization": f"Bearer {plain}"}
+    assert open_as(api, "GET", "/api/v1/referrals", headers=headers).status_code == 200
+    assert open_as(api, "GET", "/api/v1/events", headers=headers).status_code == 200
+    bad = open_as(client, "POST", "/staff/admin/tokens/new", data={**form, "scopes": ["cases:everything"]})
+    assert bad.status_code == 422

@@ -167,6 +167,12 @@ PATHS_ACROSS_NEW_YEAR = {
         ("accept", "clerk", {}, T0),
         ("refer", "mediator", {}, T0 + dt.timedelta(days=1)),
     ],
+    "marked urgent on 31 December": [T0, ("mark_urgent", "clerk", {"reason": "medical"}, T0 + dt.timedelta(days=3))],
+    "referred with an instruction on 31 December": [
+        T0,
+        ("accept", "clerk", {}, T0),
+        ("refer", "mediator", {"keep_records": True}, T0 + dt.timedelta(days=3)),
+    ],
 }
 
 

@@ -156,6 +156,12 @@ def test_urgent_cases_stand_first_in_the_queues_and_the_operators_list(app, clie
     db.session.commit()
     waiting = list(db.session.scalars(queues.queue_select("waiting", None)))
     assert [a.id for a in waiting] == [urgent.id, ordinary.id]
+    staff = app.test_client()
+    clerk = make_user("clerk")
+    open_as(staff, "POST", "/auth/login", data={"username": clerk.username, "password": "correct horse battery staple"})
+    queue_page = open_as(staff, "GET", "/staff/queues/waiting").get_data(as_text=True)
+    assert queue_page.index(urgent.case_no) < queue_page.index(ordinary.case_no)
+    assert queue_page.count('class="badge urgent"') == 1
     auth.as_role("operator")
     page = client.get("/operator/").get_data(as_text=True)
     assert page.index(urgent.case_no) < page.index(ordinary.case_no)

@@ -323,6 +323,7 @@ def _record_signature(appeal: Appeal, cleaned: dict[str, Any], now: dt.datetime)
         raise ActionNotAllowed(_("转办已签收。"))
     active[-1].signed_at = now
     active[-1].signed_by_id = cleaned.get("_actor_id")
+    appeal.updated_at = now  # the case changed for the operator's sync (`updated_since`), though its row did not
 
 
 def _record_instruction_confirmed(appeal: Appeal, cleaned: dict[str, Any], now: dt.datetime) -> None:
@@ -334,6 +335,7 @@ def _record_instruction_confirmed(appeal: Appeal, cleaned: dict[str, Any], now: 
         raise InvalidFields(_("请检查填写的内容。"), {"instruction": [_("这项指令没有随转办下达，或已经确认。")]})
     instruction.confirmed_at = now
     instruction.confirmed_by_id = cleaned.get("_actor_id")
+    appeal.updated_at = now
     if len(pending) == 1:
         _stop_clock(appeal, "instruction", now)
 

@@ -89,6 +89,8 @@ def case_summary(appeal: Appeal) -> dict[str, Any]:
         "closed_at": iso(appeal.closed_at),
         "assignee": appeal.assignee.username if appeal.assignee else None,
         "overdue": appeal.overdue or any(d["overdue"] for d in deadlines),
+        "urgent": bool(appeal.urgent),
+        "urgent_reason": appeal.urgent_reason,
         "deadlines": deadlines,
     }
 
@@ -124,6 +126,8 @@ def case_detail_body(appeal: Appeal, for_operator: bool) -> dict[str, Any]:
             "due_at": iso(referral.due_at),
             "replied_at": iso(referral.replied_at),
             "reply_text": referral.reply_text,
+            "signed_at": iso(referral.signed_at),
+            "instructions": [{"kind": i.kind, "confirmed_at": iso(i.confirmed_at)} for i in referral.instructions],
         }
         if referral
         else None

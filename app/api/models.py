@@ -436,6 +436,8 @@ class CaseSummary(Out):
     closed_at: dt.datetime | None
     assignee: str | None
     overdue: bool
+    urgent: bool
+    urgent_reason: str | None
     deadlines: list[Deadline]
 
 
@@ -730,10 +732,8 @@ class ReferralQuery(ApiModel):
 
 
 class ReferralItem(CaseSummary):
-    """A case referred to the operator, with its referral (signed, instructions) and the urgent flag."""
+    """A case referred to the operator, with its referral (signed, instructions)."""
 
-    urgent: bool
-    urgent_reason: str | None
     updated_at: dt.datetime
     referral: dict[str, Any] | None
 

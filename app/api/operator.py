@@ -130,8 +130,6 @@ def operator_referrals():
     items = [
         {
             **case_summary(appeal),
-            "urgent": bool(appeal.urgent),
-            "urgent_reason": appeal.urgent_reason,
             "updated_at": iso(appeal.updated_at),
             "referral": referral_body(referral),
         }

@@ -184,7 +184,7 @@ def admin_token_new():
         flash(_("这个表单已经提交过了（例如刷新了页面），没有再创建令牌。新令牌只在创建时显示一次。"), "error")
         return _render_tokens(status=409)
     user = db.session.get(User, int(form.user.data))
-    row, plain = accounts.create_token(user, form.label.data.strip())
+    row, plain = accounts.create_token(user, form.label.data.strip(), form.scopes.data or None)
     db.session.commit()
     return _render_tokens(created=(row, plain))
 

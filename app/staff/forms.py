@@ -18,8 +18,10 @@ from wtforms import (
     IntegerField,
     PasswordField,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
+    widgets,
 )
 from wtforms.validators import (
     AnyOf,
@@ -34,7 +36,7 @@ from wtforms.validators import (
 )
 
 from app.auth.forms import CleanForm
-from cases import codes, contacts, queues, search, states
+from cases import accounts, codes, contacts, queues, search, states
 from cases.models import Operator
 from workflows import lifecycle
 
@@ -306,6 +308,14 @@ class TokenCreateForm(CleanForm):
 
     user = SelectField(_l("账户"), validators=[InputRequired(_l("请选择账户。"))])
     label = StringField(_l("用途说明"), validators=[DataRequired(_l("请填写用途说明。")), Length(max=100)])
+    scopes = SelectMultipleField(
+        _l("权限范围（企业令牌；不选则不限）"),
+        choices=[(s, s) for s in accounts.SCOPES],
+        option_widget=widgets.CheckboxInput(),
+        widget=widgets.ListWidget(prefix_label=False),
+        validate_choice=True,
+        render_kw={"class": "checks"},
+    )
     once = HiddenField()  # a one-time value: a reloaded POST does not create a second token
 
 
