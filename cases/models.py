@@ -659,6 +659,33 @@ class SubscriberCount(db.Model):
     operator: Mapped[Operator] = relationship()
 
 
+class TrendBucket(db.Model):
+    """The trends' rollup (cases.trends): cases accepted in one complete Asia/Shanghai month or week, by the
+    operator at acceptance, category and service type, so the statistics page reads a few hundred rows instead
+    of grouping every acceptance of the span."""
+
+    __tablename__ = "trend_bucket"
+
+    unit: Mapped[str] = mapped_column(sa.String(5), primary_key=True)  # month week
+    bucket: Mapped[dt.date] = mapped_column(primary_key=True)  # the first day (a Monday for a week)
+    operator_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    category: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    service_type: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    accepted: Mapped[int]
+
+
+class TrendState(db.Model):
+    """How far `trend_bucket` is filled for one unit: every complete bucket before `through`, from the events up
+    to `event_id` (an acceptance recorded later, e.g. imported history, makes its bucket be counted live)."""
+
+    __tablename__ = "trend_state"
+
+    unit: Mapped[str] = mapped_column(sa.String(5), primary_key=True)
+    through: Mapped[dt.date]
+    event_id: Mapped[int] = mapped_column(sa.BigInteger)
+    refreshed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class Baseline(db.Model):
     """Published figures of a period from before the system, so 同比 works from the first period."""
 

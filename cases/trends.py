@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from cases import clock
 from cases.bulletin import Period, per_million
 from cases.db import db
-from cases.models import Appeal, CaseEvent, Operator, SubscriberCount
+from cases.models import Appeal, CaseEvent, Operator, SubscriberCount, TrendBucket, TrendState, utcnow
 from cases.statistics import Executor, _between, _fmt, _on_postgres, compute, event_operator
 
 WEEKLY_BELOW_DAYS = 180  # a span shorter than six months (the shortest half-year has 181 days) goes by week
@@ -48,18 +48,12 @@ def unit_for(start: dt.datetime, end: dt.datetime) -> str:
 
 def buckets(start: dt.datetime, end: dt.datetime, unit: str) -> list[dt.date]:
     """The first days of the months or weeks (Mondays) that [start, end) touches, in order."""
-    first, last = local_day(start), local_day(end - dt.timedelta(microseconds=1))
+    last = local_day(end - dt.timedelta(microseconds=1))
     days: list[dt.date] = []
-    if unit == "week":
-        day = monday(first)
-        while day <= last:
-            days.append(day)
-            day += dt.timedelta(days=7)
-        return days
-    day = first.replace(day=1)
+    day = bucket_start(local_day(start), unit)
     while day <= last:
         days.append(day)
-        day = (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+        day = next_bucket(day, unit)
     return days
 
 
@@ -77,21 +71,26 @@ def _as_date(value: Any) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
 
 
-def accepted_series(
-    start: dt.datetime, end: dt.datetime, unit: str | None = None, ex: Executor | None = None
-) -> dict[str, Any]:
-    """Accepted cases per bucket, by operator (code), category and service type, and in all.
+def bucket_start(day: dt.date, unit: str) -> dt.date:
+    """The first day of the month or week (Monday) a day is in."""
+    return monday(day) if unit == "week" else day.replace(day=1)
 
-    {"unit", "buckets": [ISO dates], "total": [n...], "operator": {code: [n...]}, "category": {...},
-    "service_type": {...}}: one grouped query over the period's acceptances (the event index and the narrow
-    appeal index, as the breakdown).
-    """
-    ex = ex or db.session
-    unit = unit or unit_for(start, end)
-    days = buckets(start, end, unit)
+
+def next_bucket(day: dt.date, unit: str) -> dt.date:
+    """The first day of the month or week after the one starting on `day`."""
+    if unit == "week":
+        return day + dt.timedelta(days=7)
+    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+Counts = dict[tuple[dt.date, int, str, str], int]
+
+
+def _live_counts(start: dt.datetime, end: dt.datetime, unit: str, ex: Executor) -> Counts:
+    """Cases accepted in [start, end) per (bucket, operator id at acceptance, category, service type), grouped live
+    from the acceptances (the event index and the narrow appeal index, as the breakdown)."""
     bucket = _bucket_sql(CaseEvent.at, unit, _on_postgres(ex))
-    operator_id = event_operator()
-    keys = (bucket, operator_id, Appeal.category, Appeal.service_type)
+    keys = (bucket, event_operator(), Appeal.category, Appeal.service_type)
     events = (
         sa.select(*keys)
         .select_from(CaseEvent)
@@ -99,22 +98,117 @@ def accepted_series(
         .where(CaseEvent.action == "accept", _between(CaseEvent.at, start, end))
         .group_by(*keys)
     )
-    counts = {tuple(row[:-1]): row[-1] for row in ex.execute(events.add_columns(sa.func.count()))}
+    counts: Counts = {}
+    for day, *rest, n in ex.execute(events.add_columns(sa.func.count())):
+        counts[(_as_date(day), *rest)] = n
     # Events are counted per group (a hash aggregate); a case accepted twice in a bucket was reopened in the range
     # (as in statistics.event_breakdown), so only those cases are counted as distinct cases.
     reopened = sa.select(CaseEvent.appeal_id).where(CaseEvent.action == "reopen", _between(CaseEvent.at, start, end))
     repeats = events.where(CaseEvent.appeal_id.in_(reopened)).add_columns(
         sa.func.count() - sa.func.count(sa.distinct(CaseEvent.appeal_id))
     )
-    for row in ex.execute(repeats):
-        counts[tuple(row[:-1])] -= row[-1]
-    rows = [(*key, n) for key, n in counts.items()]
+    for day, *rest, n in ex.execute(repeats):
+        counts[(_as_date(day), *rest)] -= n
+    return counts
+
+
+def _stored_span(start: dt.datetime, end: dt.datetime, unit: str, ex: Executor) -> tuple[dt.date, dt.date] | None:
+    """The whole buckets of [start, end) that `trend_bucket` holds up to date, as [first day, end day), or None.
+
+    Stored are the complete buckets before `trend_state.through`; a bucket with an acceptance recorded after the
+    rollup (`event_id`: imported history) is counted live again, and so is every later one."""
+    state = ex.execute(sa.select(TrendState.through, TrendState.event_id).where(TrendState.unit == unit)).first()
+    if state is None:
+        return None
+    first = bucket_start(local_day(start), unit)
+    if day_start_utc(first) < start:
+        first = next_bucket(first, unit)  # the first bucket is cut by the range: counted live
+    last = min(bucket_start(local_day(end), unit), _as_date(state.through))
+    late = ex.execute(
+        sa.select(sa.func.min(CaseEvent.at)).where(CaseEvent.id > state.event_id, CaseEvent.action == "accept")
+    ).scalar()
+    if late is not None:
+        last = min(last, bucket_start(local_day(late), unit))
+    return (first, last) if first < last else None
+
+
+def bucket_counts(start: dt.datetime, end: dt.datetime, unit: str, ex: Executor | None = None) -> Counts:
+    """Cases accepted in [start, end) per (bucket, operator id, category, service type): the whole buckets the
+    rollup holds from `trend_bucket`, the rest (a cut first or last bucket, the current one, any bucket changed
+    since the rollup) live; a bucket is never split between the two."""
+    ex = ex or db.session
+    span = _stored_span(start, end, unit, ex)
+    if span is None:
+        return _live_counts(start, end, unit, ex)
+    first, last = span
+    counts: Counts = {}
+    if start < day_start_utc(first):
+        counts.update(_live_counts(start, day_start_utc(first), unit, ex))
+    stored = sa.select(
+        TrendBucket.bucket, TrendBucket.operator_id, TrendBucket.category, TrendBucket.service_type, TrendBucket.accepted
+    ).where(TrendBucket.unit == unit, TrendBucket.bucket >= first, TrendBucket.bucket < last)
+    for day, *rest, n in ex.execute(stored):
+        counts[(_as_date(day), *rest)] = n
+    if day_start_utc(last) < end:
+        counts.update(_live_counts(day_start_utc(last), end, unit, ex))
+    return counts
+
+
+def refresh_buckets(now: dt.datetime | None = None) -> dict[str, int]:
+    """Fill `trend_bucket` with every complete month and week not stored yet, and store again those that got an
+    acceptance recorded since the last run (imported history); the caller commits. Returns rows written per unit."""
+    today = local_day(now or utcnow())
+    top = db.session.scalar(sa.select(sa.func.max(CaseEvent.id))) or 0  # read first: later events count as late
+    written = {}
+    for unit in ("month", "week"):
+        through = bucket_start(today, unit)  # the current bucket is not complete: always counted live
+        state = db.session.get(TrendState, unit)
+        if state is None:
+            oldest = db.session.scalar(sa.select(sa.func.min(CaseEvent.at)).where(CaseEvent.action == "accept"))
+            since = bucket_start(local_day(oldest), unit) if oldest is not None else through
+            state = TrendState(unit=unit, through=since, event_id=0)
+            db.session.add(state)
+        else:
+            late = db.session.scalar(
+                sa.select(sa.func.min(CaseEvent.at)).where(CaseEvent.id > state.event_id, CaseEvent.action == "accept")
+            )
+            since = min(state.through, bucket_start(local_day(late), unit)) if late is not None else state.through
+        rows = []
+        if since < through:
+            db.session.execute(sa.delete(TrendBucket).where(TrendBucket.unit == unit, TrendBucket.bucket >= since))
+            counts = _live_counts(day_start_utc(since), day_start_utc(through), unit, db.session)
+            rows = [
+                {"unit": unit, "bucket": day, "operator_id": op, "category": cat, "service_type": svc, "accepted": n}
+                for (day, op, cat, svc), n in counts.items()
+                if n
+            ]
+            if rows:
+                db.session.execute(sa.insert(TrendBucket), rows)
+        state.through, state.event_id, state.refreshed_at = max(through, state.through), top, utcnow()
+        written[unit] = len(rows)
+    db.session.flush()
+    return written
+
+
+def accepted_series(
+    start: dt.datetime, end: dt.datetime, unit: str | None = None, ex: Executor | None = None
+) -> dict[str, Any]:
+    """Accepted cases per bucket, by operator (code), category and service type, and in all.
+
+    {"unit", "buckets": [ISO dates], "total": [n...], "operator": {code: [n...]}, "category": {...},
+    "service_type": {...}}: the whole buckets from the rollup (`trend_bucket`, `refresh_buckets`), the rest
+    grouped live (`bucket_counts`).
+    """
+    ex = ex or db.session
+    unit = unit or unit_for(start, end)
+    days = buckets(start, end, unit)
+    counts = bucket_counts(start, end, unit, ex)
     codes = dict(ex.execute(sa.select(Operator.id, Operator.code)).all())
     index = {day: i for i, day in enumerate(days)}
     series: dict[str, dict[str, list[int]]] = {d: defaultdict(lambda: [0] * len(days)) for d in DIMENSIONS}
     total = [0] * len(days)
-    for day, op_id, category, service_type, n in rows:
-        i = index[_as_date(day)]
+    for (day, op_id, category, service_type), n in counts.items():
+        i = index[day]
         total[i] += n
         for dimension, key in zip(DIMENSIONS, (codes.get(op_id, str(op_id)), category, service_type), strict=True):
             series[dimension][key][i] += n

@@ -6,10 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import sqlalchemy as sa
+
 from app.extensions import db
 from cases import bulletin, statistics, trends
 from cases.bulletin import Period
-from cases.models import SubscriberCount
+from cases.models import SubscriberCount, TrendBucket, utcnow
 from tests.factories import make_appeal, operator
 from workflows import engine, jobs
 
@@ -140,3 +142,76 @@ def test_the_dashboard_shows_twelve_weeks_against_a_year_earlier(client, auth):
     assert "近12周收到的申诉与上年同期" in html and html.count('<tr><th scope="row">') >= 12
     csv = client.get("/staff/statistics/weeks.csv")
     assert csv.status_code == 200 and len(csv.get_data(as_text=True).splitlines()) == 13
+
+
+def _series_live(start: dt.datetime, end: dt.datetime, unit: str | None = None) -> dict:
+    """The series grouped live, whatever the rollup holds (what the rollup must equal)."""
+    from cases.models import TrendState
+
+    saved = [(s.unit, s.through, s.event_id) for s in db.session.scalars(sa.select(TrendState))]
+    db.session.execute(sa.delete(TrendState))
+    try:
+        return trends.accepted_series(start, end, unit)
+    finally:
+        for unit_, through, event_id in saved:
+            db.session.add(TrendState(unit=unit_, through=through, event_id=event_id))
+        db.session.flush()
+
+
+RANGES = [
+    (Period.parse("2023H1").start_utc, Period.parse("2023H1").end_utc, None),  # whole months
+    (Period.parse("2023Q1").start_utc, Period.parse("2023Q1").end_utc, None),  # weeks, the first one cut
+    (dt.datetime(2023, 1, 20, 3, 0), dt.datetime(2023, 3, 20, 3, 0), "month"),  # cut months at both ends
+    (dt.datetime(2022, 12, 1), dt.datetime(2023, 12, 31), "week"),
+]
+
+
+def test_the_rollup_tables_give_the_live_figures_and_are_read_for_whole_past_buckets(app):
+    _hand_data()
+    _accepted(dt.datetime(2023, 1, 31, 15, 59), operator_code="mvno_xiaomi", category="network")
+    written = trends.refresh_buckets(now=dt.datetime(2023, 12, 1))
+    db.session.commit()
+    assert written["month"] > 0 and written["week"] > 0
+    for start, end, unit in RANGES:
+        assert trends.accepted_series(start, end, unit) == _series_live(start, end, unit), (start, end, unit)
+    # whole past months are read from trend_bucket: a planted row shows (and only there)
+    row = db.session.scalars(
+        sa.select(TrendBucket).where(TrendBucket.unit == "month", TrendBucket.bucket == dt.date(2023, 3, 1))
+    ).one()
+    row.accepted += 100
+    db.session.flush()
+    p = Period.parse("2023H1")
+    assert trends.accepted_series(p.start_utc, p.end_utc)["total"][2] == 101
+    assert _series_live(p.start_utc, p.end_utc)["total"][2] == 1
+
+
+def test_an_acceptance_recorded_after_the_rollup_is_counted_live_until_the_next_one(app):
+    _hand_data()
+    trends.refresh_buckets(now=dt.datetime(2023, 12, 1))
+    db.session.commit()
+    p = Period.parse("2023H1")
+    before = trends.accepted_series(p.start_utc, p.end_utc)["total"]
+    _accepted(dt.datetime(2023, 2, 10, 2, 0), service_number="13900000009")  # imported history, say
+    after = trends.accepted_series(p.start_utc, p.end_utc)["total"]
+    assert after[1] == before[1] + 1 and after == _series_live(p.start_utc, p.end_utc)["total"]
+    trends.refresh_buckets(now=dt.datetime(2023, 12, 1))
+    db.session.commit()
+    stored = db.session.scalar(
+        sa.select(sa.func.sum(TrendBucket.accepted)).where(
+            TrendBucket.unit == "month", TrendBucket.bucket == dt.date(2023, 2, 1)
+        )
+    )
+    assert stored == after[1] and trends.accepted_series(p.start_utc, p.end_utc)["total"] == after
+
+
+def test_the_current_bucket_is_never_stored_and_the_nightly_rollup_fills_the_tables(app):
+    from cases.models import TrendState
+
+    jobs.nightly_rollup()
+    states = {s.unit: s for s in db.session.scalars(sa.select(TrendState))}
+    today = trends.local_day(utcnow())
+    assert states["month"].through == today.replace(day=1) and states["week"].through == trends.monday(today)
+    _accepted(utcnow() - dt.timedelta(minutes=1))
+    start = trends.day_start_utc(today.replace(day=1))
+    s = trends.accepted_series(start, utcnow() + dt.timedelta(minutes=1), "month")
+    assert s["total"] == [1]

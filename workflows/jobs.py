@@ -369,7 +369,10 @@ def scan_alerts() -> dict[str, int]:
 
 @REGISTRY.task("nightly_rollup")
 def nightly_rollup() -> dict[str, Any]:
-    """Roll up the period that yesterday (Asia/Shanghai) belongs to, so a finished half-year gets its last run."""
+    """Fill the trends' tables with the months and weeks completed since the last run (`trends.refresh_buckets`),
+    then roll up the period that yesterday (Asia/Shanghai) belongs to, so a finished half-year gets its last run."""
+    trends.refresh_buckets()
+    db.session.commit()
     period = bulletin.Period.containing(utcnow() - dt.timedelta(days=1))
     return rollup_period(period.code)
 
