@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0062"
-down_revision = "0061"
+down_revision = "0092"
 branch_labels = None
 depends_on = None
 

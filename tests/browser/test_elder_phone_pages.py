@@ -90,7 +90,6 @@ def test_the_staff_pages_fit_a_phone_in_elder_mode(browser, live_server, elder_c
     problems = _visit(browser, live_server, "b_supervisor", supervisor)
     problems += _visit(browser, live_server, "b_clerk", clerk)
     problems += _visit(browser, live_server, "b_mediator", mediator)
-    print("\nPROBLEMS", *problems, sep="\n")
     assert problems == []
 
 
@@ -101,7 +100,6 @@ def test_the_operator_pages_fit_a_phone_in_elder_mode(browser, live_server, elde
         ("operator-case-settled", f"/operator/cases/{elder_cases['settled']}"),
     ]
     problems = _visit(browser, live_server, "b_operator", pages)
-    print("\nPROBLEMS", *problems, sep="\n")
     assert problems == []
 
 
