@@ -18,7 +18,7 @@ from pydantic import Field
 from sqlalchemy.exc import IntegrityError
 
 from app.api import bp
-from app.api.models import ApiModel, Out, Text
+from app.api.models import ApiModel, Out, Text, iso
 from app.api.spec import body, endpoint
 from app.errors import error_response
 from app.extensions import db, limiter
@@ -97,10 +97,6 @@ class RatingOut(Out):
     at: dt.datetime
 
 
-def _iso(value: dt.datetime) -> str:
-    return value.replace(microsecond=0).isoformat() + "Z"
-
-
 def bearer_phone() -> str | None:
     """The number a consumer bearer token (`Authorization: Bearer ...`) is bound to, while it lasts."""
     header = request.headers.get("Authorization", "")
@@ -148,7 +144,7 @@ def consumer_sessions():
         limits.mark_failed_lookup()
         return error_response(exc.status, exc.message, {"code": [exc.message]})
     db.session.commit()
-    answer = {"token": verified.token, "expires_at": _iso(verified.expires_at)}
+    answer = {"token": verified.token, "expires_at": iso(verified.expires_at)}
     return answer, 201, {"Cache-Control": "no-store"}
 
 
@@ -175,7 +171,7 @@ def consumer_appeals():
                 "case_no": appeal.case_no,
                 "status": appeal.status,
                 "status_name": codes.localized(state, lang) if state else appeal.status,
-                "received_at": _iso(appeal.received_at),
+                "received_at": iso(appeal.received_at),
                 "operator": appeal.operator.display_name if appeal.operator else "",
                 "category": appeal.category,
                 "category_name": codes.name("category", appeal.category, lang),
@@ -228,7 +224,7 @@ def rating_answer(appeal: Appeal, rating_input: RatingInput):
     """Rate the case (201), or 409/422 as `cases.ratings` decides."""
     try:
         row = ratings.rate(appeal, rating_input.score, rating_input.comment or "", via="api")
-        answer = {"case_no": appeal.case_no, "score": row.score, "comment": row.comment, "at": _iso(row.at)}
+        answer = {"case_no": appeal.case_no, "score": row.score, "comment": row.comment, "at": iso(row.at)}
         db.session.commit()
     except ratings.RatingRefused as exc:
         db.session.rollback()
