@@ -29,12 +29,12 @@ def database_url(instance_path: str) -> str:
     return url
 
 
-def secret_key(instance_path: str) -> str:
-    """SECRET_KEY from the environment, else one generated once and kept in the instance folder."""
-    key = os.environ.get("SECRET_KEY")
+def secret_key(instance_path: str, name: str = "SECRET_KEY") -> str:
+    """The key `name` from the environment, else one generated once and kept in the instance folder (lower-cased)."""
+    key = os.environ.get(name)
     if key:
         return key
-    path = Path(instance_path) / "secret_key"
+    path = Path(instance_path) / name.lower()
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -52,6 +52,9 @@ def from_environment(instance_path: str) -> dict:
     max_appeal = _int("MAX_APPEAL_BYTES", 100 * MB)
     return {
         "SECRET_KEY": secret_key(instance_path),
+        # The key of the access codes' keyed hashes (cases/tracking.py): the same on every node, never changed
+        # (a new key makes every issued code fail; consumers then ask for a new one, 找回查询码).
+        "ACCESS_CODE_KEY": secret_key(instance_path, "ACCESS_CODE_KEY"),
         "SQLALCHEMY_DATABASE_URI": database_url(instance_path),
         # JIT compiling costs more than it saves on short queries, and every page is short (docs/PERFORMANCE.md).
         # No pool_pre_ping: app/pool.py pings only the connections that have been idle (a round trip less a request).

@@ -572,6 +572,8 @@ class Rating(db.Model):
     at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
 
     appeal: Mapped[Appeal] = relationship()
+
+
 class WebhookEndpoint(db.Model):
     """An operator's receiver of webhook events: URL, events wanted, secret sealed at rest (`cases.webhooks`)."""
 

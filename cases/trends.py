@@ -145,7 +145,11 @@ def bucket_counts(start: dt.datetime, end: dt.datetime, unit: str, ex: Executor 
     if start < day_start_utc(first):
         counts.update(_live_counts(start, day_start_utc(first), unit, ex))
     stored = sa.select(
-        TrendBucket.bucket, TrendBucket.operator_id, TrendBucket.category, TrendBucket.service_type, TrendBucket.accepted
+        TrendBucket.bucket,
+        TrendBucket.operator_id,
+        TrendBucket.category,
+        TrendBucket.service_type,
+        TrendBucket.accepted,
     ).where(TrendBucket.unit == unit, TrendBucket.bucket >= first, TrendBucket.bucket < last)
     for day, *rest, n in ex.execute(stored):
         counts[(_as_date(day), *rest)] = n

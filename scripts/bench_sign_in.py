@@ -91,9 +91,7 @@ def main() -> None:
     refused_number = "13900000000"
 
     def refused() -> None:
-        resp = client.post(
-            "/my/sign-in", data={"phone": refused_number}, environ_base={"REMOTE_ADDR": next(addresses)}
-        )
+        resp = client.post("/my/sign-in", data={"phone": refused_number}, environ_base={"REMOTE_ADDR": next(addresses)})
         assert resp.status_code in (302, 429)
 
     with app.app_context():

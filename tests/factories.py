@@ -101,6 +101,8 @@ def case_for(t, state: str) -> Appeal:
     """A case in `state` on which the lifecycle row `t` can be taken (instructions to confirm, when it needs them)."""
     appeal = make_appeal(state=state)
     return give_instructions(appeal) if t.records == "instruction_confirmed" else appeal
+
+
 def publish_small_half_year(at: dt.datetime) -> None:
     """Three cases of 2022H2 (settled, closed, rejected) and a consultation, rolled up and published."""
     from cases import bulletin

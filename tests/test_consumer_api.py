@@ -21,7 +21,9 @@ OTHER = "13900139000"
 
 
 def _code(gateway, phone: str = PHONE) -> str:
-    texts = [r["json"]["text"] for r in gateway.received if r["json"]["to"] == phone and "验证码是" in r["json"]["text"]]
+    texts = [
+        r["json"]["text"] for r in gateway.received if r["json"]["to"] == phone and "验证码是" in r["json"]["text"]
+    ]
     return re.search(r"验证码是(\d{6})", texts[-1]).group(1)
 
 
@@ -90,7 +92,9 @@ def test_the_token_lists_the_numbers_appeals_and_opens_only_them(app, client, sm
         content_type="multipart/form-data",
     )
     assert added.status_code == 201, added.json
-    withdrawn = client.post(f"/api/v1/appeals/{older.case_no}/withdraw", headers=_bearer(token), json={"reason": "已解决"})
+    withdrawn = client.post(
+        f"/api/v1/appeals/{older.case_no}/withdraw", headers=_bearer(token), json={"reason": "已解决"}
+    )
     assert withdrawn.status_code == 200 and withdrawn.json["status"] == "withdrawn"
     # the consumer's token is no staff token
     assert client.get("/api/v1/cases", headers=_bearer(token)).status_code == 401

@@ -197,16 +197,31 @@ def test_an_appeal_staff_file_for_a_caller_sends_the_same_receipt_by_sms_and_ema
 
     auth.as_role("clerk")
     contact = contacts.record_contact(
-        channel="phone_consultation", recorded_by=None, topic="流量费", operator_id=1, person_name="李四",
-        phone="13912345678", question="套餐外流量被多收费", complained_to_operator=True,
+        channel="phone_consultation",
+        recorded_by=None,
+        topic="流量费",
+        operator_id=1,
+        person_name="李四",
+        phone="13912345678",
+        question="套餐外流量被多收费",
+        complained_to_operator=True,
     )
     db.session.commit()
     data = {
-        "complainant_name": "李四", "phone": "13912345678", "email": "lisi@example.cn",
-        "address": "吉林省长春市南关区人民大街1号", "postcode": "130000", "operator": "cmcc_jl",
-        "service_type": "mobile", "service_number": "13912345678", "category": "charging",
-        "event_date": "2026-11-01", "operator_complaint_date": "2026-11-05", "request": "退还多收的流量费",
-        "facts": "套餐外流量被多收费", "received_at": "2026-11-20T09:00",
+        "complainant_name": "李四",
+        "phone": "13912345678",
+        "email": "lisi@example.cn",
+        "address": "吉林省长春市南关区人民大街1号",
+        "postcode": "130000",
+        "operator": "cmcc_jl",
+        "service_type": "mobile",
+        "service_number": "13912345678",
+        "category": "charging",
+        "event_date": "2026-11-01",
+        "operator_complaint_date": "2026-11-05",
+        "request": "退还多收的流量费",
+        "facts": "套餐外流量被多收费",
+        "received_at": "2026-11-20T09:00",
     }
     resp = client.post(f"/staff/contacts/{contact.id}/appeal", data=data)
     html = resp.get_data(as_text=True)

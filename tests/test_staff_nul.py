@@ -17,8 +17,27 @@ from tests.conftest import AuthActions, make_user
 from tests.factories import make_appeal
 
 NUL = "a\x00b"
-QUERY = ("q", "status", "figure", "value", "from", "to", "period", "table", "page", "r", "year", "state", "channel",
-         "operator", "category", "date_from", "date_to", "dimension", "unit")
+QUERY = (
+    "q",
+    "status",
+    "figure",
+    "value",
+    "from",
+    "to",
+    "period",
+    "table",
+    "page",
+    "r",
+    "year",
+    "state",
+    "channel",
+    "operator",
+    "category",
+    "date_from",
+    "date_to",
+    "dimension",
+    "unit",
+)
 
 
 class _Forms(HTMLParser):
@@ -65,8 +84,14 @@ def cases(app):
     """A case in each state the console shows a different form for, and a consultation to convert."""
     made = {state: make_appeal(state=state).case_no for state in ("received", "accepted", "replied", "settled")}
     contact = contacts.record_contact(
-        channel="phone_consultation", recorded_by=None, topic="话费", operator_id=1, person_name="李四",
-        phone="13912345678", question="多扣费", complained_to_operator=True,
+        channel="phone_consultation",
+        recorded_by=None,
+        topic="话费",
+        operator_id=1,
+        person_name="李四",
+        phone="13912345678",
+        question="多扣费",
+        complained_to_operator=True,
     )
     db.session.commit()
     return made, contact.id
@@ -115,8 +140,18 @@ def test_nul_in_the_query_of_every_page_is_answered_without_a_server_error(app, 
     made, contact_id = cases
     client = _client(app, role)
     query = urlencode({name: NUL for name in QUERY})
-    values = {"case_no": made["settled"], "contact_id": contact_id, "period": "2022H2", "name": "new",
-              "fmt": "csv", "figure": "accepted", "number": 1, "alert_id": 1, "material_id": 1, "job_id": 1}
+    values = {
+        "case_no": made["settled"],
+        "contact_id": contact_id,
+        "period": "2022H2",
+        "name": "new",
+        "fmt": "csv",
+        "figure": "accepted",
+        "number": 1,
+        "alert_id": 1,
+        "material_id": 1,
+        "job_id": 1,
+    }
     checked = 0
     for rule in app.url_map.iter_rules():
         if "GET" not in rule.methods or not rule.endpoint.startswith(("staff.", "operator.")):

@@ -22,7 +22,9 @@ def published_period(client) -> None:
         if n < 3:
             engine.perform(appeal, "refer", role="mediator", at=AT)
             engine.perform(appeal, "reply", role="operator", data={"text": "已核实"}, at=AT)
-            engine.perform(appeal, "settle", role="mediator", data={"refund_amount": "20", "perform_by": "2022-10-01"}, at=AT)
+            engine.perform(
+                appeal, "settle", role="mediator", data={"refund_amount": "20", "perform_by": "2022-10-01"}, at=AT
+            )
     jobs.rollup_period("2022H2")
     bulletin.publish(bulletin.get_revision("2022H2", 1), None)
 

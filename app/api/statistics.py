@@ -127,7 +127,9 @@ def bulletin_publish(period: str, number: int):
     try:
         done = bulletin.publish(rev, g.user.id, provisional=query().provisional == "yes")
     except bulletin.ProvisionalNotConfirmed:
-        message = _("本版本的数字可能不完整（统计期尚未结束，或在结束前计算）。如确实要发布暂定数据，请加 ?provisional=yes。")
+        message = _(
+            "本版本的数字可能不完整（统计期尚未结束，或在结束前计算）。如确实要发布暂定数据，请加 ?provisional=yes。"
+        )
         return error_response(422, message, {"provisional": [message]})
     if not done:
         return error_response(409, _("该版本已发布，不能更改。"))

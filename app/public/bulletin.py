@@ -62,7 +62,11 @@ def _with_trends(figures: dict[str, Any], p: Period) -> dict[str, Any]:
 def bulletin_index():
     """The list of published periods and the trend over them."""
     periods = [
-        {"code": c, "label": _label(Period.parse(c)), "provisional": bulletin.provisional(bulletin.published_revision(c))}
+        {
+            "code": c,
+            "label": _label(Period.parse(c)),
+            "provisional": bulletin.provisional(bulletin.published_revision(c)),
+        }
         for c in bulletin.published_periods()
     ]
     trend_accepted, trend_rate = _trend()
