@@ -208,24 +208,28 @@ def median_days_to_close(
 
 def deadline_timeliness(start: dt.datetime, end: dt.datetime, ex: Executor | None = None) -> dict[str, tuple[int, int]]:
     """{kind: (clocks stopped in the range, of which met)} for the decision and operator-reply clocks, and the
-    same of urgent cases' clocks as `urgent_<kind>`."""
+    same of urgent cases' clocks as `urgent_<kind>`.
+
+    All clocks are counted from the deadline index alone; the urgent ones, few, from the urgent cases' index
+    (joining every clock of a half-year to its appeal cost 300 ms at a million appeals).
+    """
+    ex = ex or db.session
     met = sa.func.sum(sa.case((Deadline.met.is_(True), 1), else_=0))
-    rows = (ex or db.session).execute(
-        sa.select(Deadline.kind, Appeal.urgent, sa.func.count(), met)
-        .join(Appeal, Appeal.id == Deadline.appeal_id)
-        .where(
-            Deadline.kind.in_(("decision", "operator_reply")),
-            Deadline.met.is_not(None),
-            _between(Deadline.stopped_at, start, end),
-        )
-        .group_by(Deadline.kind, Appeal.urgent)
+    counted = sa.and_(
+        Deadline.kind.in_(("decision", "operator_reply")),
+        Deadline.met.is_not(None),
+        _between(Deadline.stopped_at, start, end),
     )
-    out: dict[str, tuple[int, int]] = {}
-    for kind, urgent, total, on_time in rows:
-        for key in (kind, f"urgent_{kind}") if urgent else (kind,):
-            before = out.get(key, (0, 0))
-            out[key] = (before[0] + int(total or 0), before[1] + int(on_time or 0))
-    return out
+    everyone = sa.select(Deadline.kind, sa.func.count(), met).where(counted).group_by(Deadline.kind)
+    urgent = (
+        sa.select(sa.literal("urgent_") + Deadline.kind, sa.func.count(), met)
+        .join(Appeal, Appeal.id == Deadline.appeal_id)
+        .where(counted, Appeal.urgent)  # as the partial index says it (not "IS TRUE")
+        .group_by(Deadline.kind)
+    )
+    return {
+        kind: (int(total or 0), int(on_time or 0)) for q in (everyone, urgent) for kind, total, on_time in ex.execute(q)
+    }
 
 
 def subscriber_counts(period: str) -> dict[int, int]:
