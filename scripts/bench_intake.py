@@ -317,8 +317,16 @@ def main() -> int:
     ok_rate = load["rps"] >= 200
     ok_p99 = ms(load["LATENCY_P99_US"]) <= 200
     ok_lost = stored == created == events
+    # Issue 10's target: the web workers' CPU per filing at most 3.5x that of the floor route, in this run.
+    web, web_floor = load["cpu_ms"]["web"], floor["cpu_ms"]["web"]
+    ratio = web / web_floor if web_floor else float("inf")
+    ok_ratio = ratio <= 3.5
     print(f"  target >= 200 appeals/s: {load['rps']:.1f} -> {'MET' if ok_rate else 'NOT MET'}")
     print(f"  target p99 <= 200 ms: {ms(load['LATENCY_P99_US']):.1f} ms -> {'MET' if ok_p99 else 'NOT MET'}")
+    print(
+        f"  target web CPU per filing <= 3.5x the floor's: {web:.2f} ms vs {web_floor:.2f} ms = {ratio:.1f}x -> "
+        f"{'MET' if ok_ratio else 'NOT MET'}"
+    )
     print(f"  exact phase: {args.exact} appeals by {args.connections} clients, answers {dict(sorted(answers.items()))}")
     grew_mb = (rss_after - rss_before) / 1024
     part = f"intake, {args.connections} clients"
@@ -331,6 +339,13 @@ def main() -> int:
         f"/ p99 {ms(load['LATENCY_P99_US']):.0f} ms",
         "p99 <= 200 ms",
         ok_p99,
+    )
+    record(
+        part,
+        "web workers' CPU per filing vs floor",
+        f"{web:.2f} ms vs {web_floor:.2f} ms = {ratio:.1f}x",
+        "<= 3.5x floor",
+        ok_ratio,
     )
     record(
         part, "nothing lost", f"{created} answered 201, {stored} stored, {events} submit events", "all equal", ok_lost
