@@ -17,7 +17,8 @@ then measures:
      hand-written SQL count of the same weeks by operator, category and service type (the floor, best of 7);
      targets: <= 2x the floor and < 10 s;
   4. the trend queries of the statistics page for 2022H2 (`cases.trends.accepted_series` and the per-million
-     series over the periods with subscriber counts), 40 runs each: target p95 <= 100 ms.
+     series over the periods with subscriber counts), 40 runs each, counted live (no nightly rollup yet) and
+     again after the nightly rollup (`cases.trends.refresh_buckets`, timed from nothing): target p95 <= 100 ms.
 """
 
 from __future__ import annotations
@@ -231,27 +232,44 @@ def main() -> int:
 
         from app.staff.statistics import per_million_trend
 
-        runs: dict[str, list[float]] = {"accepted_series": [], "per_million_trend": []}
-        with app.test_request_context():
-            for _ in range(40):
-                for name, fn in (
-                    ("accepted_series", lambda: trends.accepted_series(p.start_utc, p.end_utc)),
-                    ("per_million_trend", per_million_trend),
-                ):
-                    t0 = time.perf_counter()
-                    fn()
-                    runs[name].append(time.perf_counter() - t0)
-        trend_p95 = {name: p95(times) for name, times in runs.items()}
-        both = p95([a + b for a, b in zip(runs["accepted_series"], runs["per_million_trend"], strict=True)])
+        def trend_runs() -> tuple[dict[str, float], float]:
+            """p95 of 40 runs of each trend query of the statistics page, and of the two together."""
+            runs: dict[str, list[float]] = {"accepted_series": [], "per_million_trend": []}
+            with app.test_request_context():
+                for _ in range(40):
+                    for name, fn in (
+                        ("accepted_series", lambda: trends.accepted_series(p.start_utc, p.end_utc)),
+                        ("per_million_trend", per_million_trend),
+                    ):
+                        t0 = time.perf_counter()
+                        fn()
+                        runs[name].append(time.perf_counter() - t0)
+            pair = zip(runs["accepted_series"], runs["per_million_trend"], strict=True)
+            return {name: p95(times) for name, times in runs.items()}, p95([a + b for a, b in pair])
+
+        db.session.execute(sa.text("TRUNCATE trend_bucket, trend_state"))  # counted live: no nightly rollup yet
+        db.session.commit()
+        trend_p95, both_live = trend_runs()
         print(
-            "trend queries 2022H2, p95 of 40: "
+            "trend queries 2022H2 counted live, p95 of 40: "
+            + ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in trend_p95.items())
+            + f"; together {both_live * 1000:.1f} ms"
+        )
+        t0 = time.perf_counter()
+        filled = trends.refresh_buckets()
+        db.session.commit()
+        refresh = time.perf_counter() - t0
+        trend_p95, both = trend_runs()
+        print(
+            f"nightly trend rollup (every complete month and week, from nothing): {refresh:.1f} s {filled}; "
+            "then, p95 of 40: "
             + ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in trend_p95.items())
             + f"; together {both * 1000:.1f} ms"
         )
     ok_import = rate >= 10_000
     ok_rollup = rollup <= 2 * floor and rollup < 5
     ok_scan = scan <= 2 * scan_floor and scan < 10
-    ok_trends = both <= 0.1
+    ok_trends = both <= 0.1 and both_live <= 0.1
     part = f"bulletin, {args.appeals:,} appeals"
     record(part, "import, contacts/materials-heavy", f"{rates[1]:,.0f} records/s", ">= 10,000 records/s", ok_import)
     record(part, "import, seed-like mix (12% appeals)", f"{rates[12]:,.0f} records/s", "(not a target)")
@@ -269,7 +287,9 @@ def main() -> int:
         "<= 2x floor and < 10 s",
         ok_scan,
     )
-    record(part, "statistics page trend queries, p95", f"{both * 1000:.1f} ms", "<= 100 ms", ok_trends)
+    record(part, "trend queries, counted live, p95", f"{both_live * 1000:.1f} ms", "<= 100 ms", both_live <= 0.1)
+    record(part, "trend queries, after the nightly rollup, p95", f"{both * 1000:.1f} ms", "<= 100 ms", both <= 0.1)
+    record(part, "nightly trend rollup from nothing", f"{refresh:.1f} s", "(not a target)")
     print(
         f"targets: import (contacts/materials-heavy) >= 10,000 records/s: {'PASS' if ok_import else 'FAIL'}; ", end=""
     )
