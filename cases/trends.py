@@ -112,6 +112,20 @@ def _live_counts(start: dt.datetime, end: dt.datetime, unit: str, ex: Executor) 
     return counts
 
 
+def first_acceptance_after(event_id: int, ex: Executor) -> dt.datetime | None:
+    """When the earliest acceptance among the events recorded after `event_id` happened, or None.
+
+    The events after the id are read first, by the primary key (a materialized CTE): asked in one go, PostgreSQL
+    walks every acceptance ever made down the (action, at) index looking for a later id (450 ms at a million)."""
+    later = (
+        sa.select(CaseEvent.at, CaseEvent.action)
+        .where(CaseEvent.id > event_id)
+        .cte("later")
+        .prefix_with("MATERIALIZED")
+    )
+    return ex.execute(sa.select(sa.func.min(later.c.at)).where(later.c.action == "accept")).scalar()
+
+
 def _stored_span(start: dt.datetime, end: dt.datetime, unit: str, ex: Executor) -> tuple[dt.date, dt.date] | None:
     """The whole buckets of [start, end) that `trend_bucket` holds up to date, as [first day, end day), or None.
 
@@ -124,9 +138,7 @@ def _stored_span(start: dt.datetime, end: dt.datetime, unit: str, ex: Executor) 
     if day_start_utc(first) < start:
         first = next_bucket(first, unit)  # the first bucket is cut by the range: counted live
     last = min(bucket_start(local_day(end), unit), _as_date(state.through))
-    late = ex.execute(
-        sa.select(sa.func.min(CaseEvent.at)).where(CaseEvent.id > state.event_id, CaseEvent.action == "accept")
-    ).scalar()
+    late = first_acceptance_after(state.event_id, ex)
     if late is not None:
         last = min(last, bucket_start(local_day(late), unit))
     return (first, last) if first < last else None
@@ -173,9 +185,7 @@ def refresh_buckets(now: dt.datetime | None = None) -> dict[str, int]:
             state = TrendState(unit=unit, through=since, event_id=0)
             db.session.add(state)
         else:
-            late = db.session.scalar(
-                sa.select(sa.func.min(CaseEvent.at)).where(CaseEvent.id > state.event_id, CaseEvent.action == "accept")
-            )
+            late = first_acceptance_after(state.event_id, db.session)
             since = min(state.through, bucket_start(local_day(late), unit)) if late is not None else state.through
         rows = []
         if since < through:
