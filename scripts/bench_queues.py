@@ -198,7 +198,7 @@ class Client:
         took = time.perf_counter() - t
         if status != 200 or "/auth/login" in final:
             raise RuntimeError(f"{path}: {status} {final}")
-        if must_list and b'class="cases"' not in body and b'"case_no"' not in body:
+        if must_list and b'class="cases' not in body and b'"case_no"' not in body:
             raise RuntimeError(f"{path}: no cases listed")
         return took
 
