@@ -4,7 +4,7 @@ A closed case whose closing is more than `RETENTION_YEARS` (default 3) years ago
 has put under legal hold, is anonymised: the appellant's name, phone, ID number, address, postcode and
 e-mail are removed; phone numbers, ID numbers, e-mail addresses and the names known on the case found in
 its free text (facts, request, notes and replies on the timeline, call notes, operator replies, settlement
-terms, notifications) are masked; its materials' content is deleted from storage, their rows keep size,
+terms, notifications, the payloads of webhook events kept for operators) are masked; its materials' content is deleted from storage, their rows keep size,
 type and hash and say `removed = "retention"`. Consultations and visits not tied to a case are
 anonymised likewise once they are as old.
 
@@ -35,6 +35,7 @@ from cases.models import (
     RetentionRun,
     Settlement,
     User,
+    WebhookEvent,
     utcnow,
 )
 from cases.states import CLOSED_STATES
@@ -146,6 +147,8 @@ def _anonymise_case(appeal: Appeal, now: dt.datetime) -> tuple[int, list[tuple[s
         note.recipient = ""
         note.subject = mask_text(note.subject, names)
         note.body = mask_text(note.body, names)
+    for hook in db.session.scalars(sa.select(WebhookEvent).where(WebhookEvent.appeal_id == appeal.id)):
+        hook.data = _anonymised_payload(hook.data or {}, appeal, names)
     for contact in contacts:
         _anonymise_contact(contact, names, now)
     objects = []
@@ -157,6 +160,18 @@ def _anonymise_case(appeal: Appeal, now: dt.datetime) -> tuple[int, list[tuple[s
             material.storage = ""
             material.removed = REMOVED_RETENTION
     return len(contacts), objects
+
+
+def _anonymised_payload(data: dict[str, Any], appeal: Appeal, names: tuple[str, ...]) -> dict[str, Any]:
+    """A webhook event's stored payload (`cases.webhooks`) without the appellant: the name and phone of a new
+    referral removed, the service number masked as on the case, the free text masked."""
+    data = _mask_json(data, names)
+    if isinstance(data.get("appellant"), dict):
+        data["appellant"] = {"name": ANONYMISED_NAME, "phone": ""}
+    case = data.get("case")
+    if isinstance(case, dict) and case.get("service_number"):
+        case["service_number"] = appeal.service_number  # masked above
+    return data
 
 
 def run(*, dry_run: bool = False, now: dt.datetime | None = None, actor: User | None = None) -> dict[str, Any]:

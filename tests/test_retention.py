@@ -10,9 +10,19 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from cases import bulletin, retention, trends
+from cases import bulletin, retention, trends, webhooks
 from cases.materials import material_path
-from cases.models import Appeal, BulletinRevision, CaseEvent, Contact, Material, RetentionRun, User, utcnow
+from cases.models import (
+    Appeal,
+    BulletinRevision,
+    CaseEvent,
+    Contact,
+    Material,
+    RetentionRun,
+    User,
+    WebhookEvent,
+    utcnow,
+)
 from tests.conftest import make_user
 from tests.jobs_helpers import SEED, half_year_lines, import_file, write_jsonl
 from tests.test_api_public import PDF, code_header, file_appeal
@@ -57,6 +67,11 @@ def test_an_expired_case_is_anonymised_its_files_deleted_and_a_held_or_recent_on
     supervisor = make_user("supervisor")
     retention.set_legal_hold(held, supervisor, "诉讼中，法院调取材料")
     db.session.commit()
+    # what the operator was sent when the case was referred, kept for redelivery
+    hook = webhooks.new_event("referral.created", old.operator_id, old, webhooks.referral_created(old))
+    kept_hook = webhooks.new_event("referral.created", held.operator_id, held, webhooks.referral_created(held))
+    db.session.commit()
+    phone, service_number = old.phone, old.service_number
     old_material = old.materials[0]
     old_path = material_path(old_material)
     size, sha = old_material.size, old_material.sha256
@@ -95,6 +110,10 @@ def test_an_expired_case_is_anonymised_its_files_deleted_and_a_held_or_recent_on
     assert (old.phone, old.id_number, old.address, old.email) == ("", "", "", "")
     assert "13800138000" not in old.facts and "张三" not in old.facts and "220102199001011239" not in old.facts
     assert all("张三" not in json.dumps(e.details, ensure_ascii=False) for e in old.events)
+    sent = json.dumps(db.session.get(WebhookEvent, hook.id).data, ensure_ascii=False)
+    assert phone not in sent and service_number not in sent and "张三" not in sent and "13800138000" not in sent
+    assert db.session.get(WebhookEvent, hook.id).data["appellant"] == {"name": retention.ANONYMISED_NAME, "phone": ""}
+    assert db.session.get(WebhookEvent, kept_hook.id).data["appellant"]["name"] == "张三"  # the held case's
     m = db.session.get(Material, old_material.id)
     assert (m.stored_name, m.removed, m.size, m.sha256) == (None, "retention", size, sha)
     assert not old_path.exists()
