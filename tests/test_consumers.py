@@ -13,7 +13,7 @@ from app import create_app
 from app.config import ConfigurationError
 from app.extensions import db
 from cases import consumers, tracking
-from cases.models import CaseEvent, ConsumerSession, Notification, PhoneCode, utcnow
+from cases.models import CaseEvent, ConsumerSession, Notification, OutboxJob, PhoneCode, utcnow
 from tests.conftest import REDIS_URL, needs_redis
 from tests.factories import make_appeal
 from tests.test_api_public import redis_app  # noqa: F401  (a second app with its limits in Redis)
@@ -195,6 +195,8 @@ def test_a_new_access_code_replaces_the_old_one_at_once_and_is_sent_by_sms(app, 
     note = db.session.scalar(sa.select(Notification).where(Notification.event_key.like("access-code-%")))
     assert note.status == "sent" and new[:4] not in note.body
     assert db.session.scalar(sa.select(CaseEvent).where(CaseEvent.action == "access_code_reissued")).internal
+    sent = db.session.scalar(sa.select(OutboxJob).where(OutboxJob.name == "send_access_code"))
+    assert sent.status == "done" and "sealed" not in sent.args  # the sealed code is not kept once it is out
 
 
 def test_the_tracking_page_lists_every_message_sent_to_the_appellant(app, client, sms):  # noqa: F811

@@ -50,7 +50,7 @@ def seal_access_code(code: str) -> str:
     return base64.b64encode(receipts.seal(current_app.config["SECRET_KEY"], _ACCESS_CODE, code)).decode()
 
 
-@REGISTRY.job("send_access_code")
+@REGISTRY.job("send_access_code", forget=("sealed",))
 def send_access_code(appeal_id: int, sealed: str, event_id: int) -> int:
     """The reissued access code by SMS (and e-mail, as the appellant chose); masked in the notification log."""
     appeal = db.session.get(Appeal, appeal_id)

@@ -122,7 +122,8 @@ def execute(job_id: int) -> None:
     row = db.session.get(OutboxJob, job_id)
     if row is None or row.status == "done":
         return
-    fn = registry.installed().jobs.get(row.name)
+    installed = registry.installed()
+    fn = installed.jobs.get(row.name)
     name, args = row.name, dict(row.args or {})
     try:
         if fn is None:
@@ -142,6 +143,9 @@ def execute(job_id: int) -> None:
     row.status = "done"
     row.finished_at = utcnow()
     row.error = ""
+    forget = installed.forget.get(name)
+    if forget:
+        row.args = {k: v for k, v in args.items() if k not in forget}
     db.session.commit()
 
 

@@ -23,12 +23,17 @@ class Registry:
 
     jobs: dict[str, Callable[..., Any]] = field(default_factory=dict)
     tasks: dict[str, Callable[[], Any]] = field(default_factory=dict)
+    # Per job, the arguments the outbox row forgets once the job is done (a sealed secret, say).
+    forget: dict[str, frozenset[str]] = field(default_factory=dict)
 
-    def job(self, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """Declare a function as the outbox job `name`."""
+    def job(self, name: str, forget: tuple[str, ...] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Declare a function as the outbox job `name`; its arguments named in `forget` are removed from the
+        outbox row when the job is done."""
 
         def register(fn: Callable[..., Any]) -> Callable[..., Any]:
             self.jobs[name] = fn
+            if forget:
+                self.forget[name] = frozenset(forget)
             return fn
 
         return register
@@ -54,6 +59,7 @@ def install(app: Flask, *registries: Registry) -> None:
             if twice:
                 raise ValueError(f"declared twice: {sorted(twice)}")
             mine.update(theirs)
+        merged.forget.update(registry.forget)
     app.extensions[EXTENSION] = merged
 
 
