@@ -14,7 +14,6 @@ from cases import consumers, receipts
 from cases.db import db
 from cases.models import Appeal, PhoneCode
 from workflows import notifications, registry
-from workflows.jobs import _short_name, _to_appellant
 from workflows.notifications import SMS, Message
 
 log = logging.getLogger(__name__)
@@ -34,7 +33,7 @@ def send_phone_code(code_id: int) -> int:
     sent = 0
     if consumers.should_send(row):
         text = (
-            f"【{_short_name()}】您的验证码是{code}，{consumers.CODE_MINUTES}分钟内有效。"
+            f"【{notifications.short_name()}】您的验证码是{code}，{consumers.CODE_MINUTES}分钟内有效。"
             "如非本人操作请忽略本短信，勿告诉他人。"
         )
         key = f"phone-code-{row.id}-{row.created_at:%Y%m%d%H%M%S%f}"  # a row id may come again after a delete
@@ -59,10 +58,12 @@ def send_access_code(appeal_id: int, sealed: str, event_id: int) -> int:
         return 0
     grouped = receipts.group_code(code)
     text = (
-        f"【{_short_name()}】您的申诉{appeal.case_no}已更换查询码，新查询码：{grouped}。"
+        f"【{notifications.short_name()}】您的申诉{appeal.case_no}已更换查询码，新查询码：{grouped}。"
         "原查询码已失效。请妥善保存，勿告诉他人。"
     )
-    messages = _to_appellant(appeal, f"access-code-{event_id}", "", f"申诉{appeal.case_no}新查询码", text, grouped)
+    messages = notifications.to_appellant(
+        appeal, f"access-code-{event_id}", "", f"申诉{appeal.case_no}新查询码", text, grouped
+    )
     notifications.deliver_all(messages)
     return len(messages)
 

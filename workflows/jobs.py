@@ -15,11 +15,11 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
-from cases import alerts, bulletin, clock, codes, consumers, ratings, receipts, retention, trends
+from cases import alerts, bulletin, clock, codes, ratings, receipts, retention, trends
 from cases.db import db
 from cases.models import Alert, Appeal, CaseEvent, Deadline, FilingReceipt, OutboxJob, User, WebhookEndpoint, utcnow
 from workflows import calendar, engine, lifecycle, notifications, outbox, queue, registry, webhooks
-from workflows.notifications import EMAIL, SMS, Message
+from workflows.notifications import EMAIL, Message
 
 log = logging.getLogger(__name__)
 
@@ -48,33 +48,16 @@ def _local(at: dt.datetime) -> str:
     return clock.to_local(at).strftime("%Y-%m-%d %H:%M")
 
 
-def _short_name() -> str:
-    """The centre's short name, for the SMS signature."""
-    return current_app.config.get("CENTRE_SHORT_NAME", "省申诉受理中心")
-
-
 def _consumer_messages(event: CaseEvent, appeal: Appeal) -> list[Message]:
     """The SMS and e-mail telling the appellant about a step, if the step is one they are told of."""
     template = CONSUMER_TEXT.get(event.action)
     if template is None:
         return []
     ground = codes.name("rejection_ground", (event.details or {}).get("ground") or appeal.rejection_ground)
-    text = f"【{_short_name()}】" + template.format(case_no=appeal.case_no, ground=ground)
+    text = f"【{notifications.short_name()}】" + template.format(case_no=appeal.case_no, ground=ground)
     if event.to_state in RATED_STATES:  # the case ended: invite the appellant to rate the handling (cases.ratings)
         text += RATING_INVITATION.format(url=current_app.config.get("PUBLIC_URL", "").rstrip("/") + "/my")
-    return _to_appellant(appeal, f"event-{event.id}", "-consumer", f"申诉{appeal.case_no}办理进展", text)
-
-
-def _to_appellant(appeal: Appeal, key: str, suffix: str, subject: str, text: str, secret: str = "") -> list[Message]:
-    """The same text to the appellant by SMS and/or e-mail as they chose (`notify_by`; SMS when e-mail was chosen
-    but no address given), keys `<key>-sms<suffix>`, `<key>-email<suffix>`."""
-    out = []
-    by_sms, by_email = consumers.notify_channels(appeal)
-    if by_sms:
-        out.append(Message(f"{key}-sms{suffix}", SMS, appeal.phone, subject, text, appeal.id, secret))
-    if by_email:
-        out.append(Message(f"{key}-email{suffix}", EMAIL, appeal.email, subject, text, appeal.id, secret))
-    return out
+    return notifications.to_appellant(appeal, f"event-{event.id}", "-consumer", f"申诉{appeal.case_no}办理进展", text)
 
 
 def _liaisons(operator_id: int) -> list[User]:
@@ -147,11 +130,13 @@ def send_receipt(receipt_id: int) -> int:
     decision = appeal.deadline("decision")
     grouped = receipts.group_code(code)
     text = (
-        f"【{_short_name()}】您的申诉已收到。案件编号：{appeal.case_no}，查询码：{grouped}"
+        f"【{notifications.short_name()}】您的申诉已收到。案件编号：{appeal.case_no}，查询码：{grouped}"
         + (f"，受理决定期限：{_local(decision.due_at)[:10]}" if decision else "")
         + "。凭案件编号和查询码可在申诉网站查询进度，请妥善保存，勿告诉他人。"
     )
-    messages = _to_appellant(appeal, f"receipt-{record.id}", "", f"申诉{appeal.case_no}回执", text, grouped)
+    messages = notifications.to_appellant(
+        appeal, f"receipt-{record.id}", "", f"申诉{appeal.case_no}回执", text, grouped
+    )
     notifications.deliver_all(messages)  # raises when one failed: the job is retried with the code kept
     receipts.notice_sent(record)
     db.session.commit()

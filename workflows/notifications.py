@@ -22,8 +22,9 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
+from cases import consumers
 from cases.db import db
-from cases.models import Notification, utcnow
+from cases.models import Appeal, Notification, utcnow
 from cases.pii import mask_phone
 
 log = logging.getLogger(__name__)
@@ -188,3 +189,20 @@ def deliver_all(messages: list[Message]) -> list[Notification]:
     if failed:
         raise DeliveryError("; ".join(f"{r.event_key}: {r.error}" for r in failed))
     return rows
+
+
+def short_name() -> str:
+    """The centre's short name, for the SMS signature."""
+    return current_app.config.get("CENTRE_SHORT_NAME", "省申诉受理中心")
+
+
+def to_appellant(appeal: Appeal, key: str, suffix: str, subject: str, text: str, secret: str = "") -> list[Message]:
+    """The same text to the appellant by SMS and/or e-mail as they chose (`notify_by`; SMS when e-mail was chosen
+    but no address given), keys `<key>-sms<suffix>`, `<key>-email<suffix>`."""
+    out = []
+    by_sms, by_email = consumers.notify_channels(appeal)
+    if by_sms:
+        out.append(Message(f"{key}-sms{suffix}", SMS, appeal.phone, subject, text, appeal.id, secret))
+    if by_email:
+        out.append(Message(f"{key}-email{suffix}", EMAIL, appeal.email, subject, text, appeal.id, secret))
+    return out
