@@ -33,6 +33,9 @@ on_postgres = DB_URL.startswith("postgresql")
 def _app_and_schema(tmp_path_factory):
     base = tmp_path_factory.mktemp("appeals")
     os.environ["INSTANCE_PATH"] = str(base / "instance")
+    # One access-code key for the test app and every server a test starts (each with its own instance folder),
+    # as a deployment sets one for all its nodes (docs/DEPLOYMENT.md).
+    os.environ.setdefault("ACCESS_CODE_KEY", "test-access-code-key")
     url = DB_URL or f"sqlite:///{base / 'test.db'}"
     app = create_app(
         {

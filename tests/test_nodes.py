@@ -57,6 +57,7 @@ def cluster(redis_app, s3_store, tmp_path):
         "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
         "REDIS_URL": app.config["REDIS_URL"],
         "SECRET_KEY": "nodes-secret",
+        "ACCESS_CODE_KEY": "nodes-access-code-key",  # the same on every node, as docs/DEPLOYMENT.md says
         "MATERIALS_STORAGE": app.config["MATERIALS_STORAGE"],
         "S3_ENDPOINT_URL": app.config["S3_ENDPOINT_URL"],
         "S3_ACCESS_KEY_ID": app.config["S3_ACCESS_KEY_ID"],
