@@ -145,8 +145,21 @@ class ConfigurationError(RuntimeError):
     """A setting the app refuses to start with."""
 
 
+# The keys every node of a deployment must share: in production they come from the environment, never from a
+# node's own instance folder (two nodes would each make their own, and a session or access code issued on one
+# would fail on the other).
+SHARED_KEYS = ("SECRET_KEY", "ACCESS_CODE_KEY")
+
+
 def check(config: dict) -> None:
-    """Refuse to start in production with phone verification required and no SMS gateway to send the codes."""
+    """Refuse to start in production with a shared key missing from the environment, or with phone verification
+    required and no SMS gateway to send the codes."""
+    if config.get("APP_ENV") == "production":
+        missing = [name for name in SHARED_KEYS if not os.environ.get(name)]
+        if missing:
+            raise ConfigurationError(
+                f"{', '.join(missing)} must be set in the environment, the same on every node (APP_ENV=production)"
+            )
     if config.get("APP_ENV") == "production" and config.get("REQUIRE_PHONE_VERIFICATION"):
         if not config.get("SMS_GATEWAY_URL"):
             raise ConfigurationError(

@@ -6,7 +6,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 
+import pytest
+
 from app import create_app
+from app.config import ConfigurationError
 from app.extensions import db
 from cases import tracking
 from tests.factories import make_appeal
@@ -63,3 +66,18 @@ def test_the_key_is_made_once_per_instance_folder_or_taken_from_the_environment(
     assert create_app().config["ACCESS_CODE_KEY"] == first  # a restart keeps every issued code valid
     monkeypatch.setenv("ACCESS_CODE_KEY", "from the environment, the same on every node")
     assert create_app().config["ACCESS_CODE_KEY"] == "from the environment, the same on every node"
+
+
+def test_production_refuses_to_start_without_the_shared_keys_in_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv("SECRET_KEY", "the same on every node")
+    monkeypatch.delenv("ACCESS_CODE_KEY", raising=False)
+    with pytest.raises(ConfigurationError, match="ACCESS_CODE_KEY"):
+        create_app({"APP_ENV": "production"})  # each node would make its own key in its instance folder
+    monkeypatch.setenv("ACCESS_CODE_KEY", "also the same on every node")
+    monkeypatch.delenv("SECRET_KEY")
+    with pytest.raises(ConfigurationError, match="SECRET_KEY"):
+        create_app({"APP_ENV": "production"})
+    monkeypatch.setenv("SECRET_KEY", "the same on every node")
+    assert create_app({"APP_ENV": "production"}).config["ACCESS_CODE_KEY"] == "also the same on every node"
+    create_app({"APP_ENV": "development"})  # a single development machine keeps its keys in the instance folder

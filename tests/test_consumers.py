@@ -242,6 +242,7 @@ def test_without_a_gateway_the_development_backend_keeps_the_sms_for_the_admin(a
 
 def test_production_refuses_to_start_with_verification_required_and_no_gateway(monkeypatch, tmp_path):
     monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv("SECRET_KEY", "the same on every node")
     with pytest.raises(ConfigurationError):
         create_app({"APP_ENV": "production", "REQUIRE_PHONE_VERIFICATION": True, "SMS_GATEWAY_URL": ""})
     create_app({"APP_ENV": "production", "REQUIRE_PHONE_VERIFICATION": True, "SMS_GATEWAY_URL": "http://gw/"})
