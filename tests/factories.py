@@ -8,7 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from app.extensions import db
-from cases.models import Appeal, Operator, ReferralInstruction, utcnow
+from cases import contacts
+from cases.models import Appeal, Contact, Operator, ReferralInstruction, utcnow
 from cases.numbering import next_case_no
 from workflows import engine
 
@@ -117,3 +118,41 @@ def publish_small_half_year(at: dt.datetime) -> None:
     jobs.rollup_period("2022H2")
     bulletin.publish(bulletin.latest_revision("2022H2"), None)
     db.session.commit()
+
+
+def make_consultation(**overrides: Any) -> Contact:
+    """A committed phone consultation of 李四 about extra data charges (fields overridable)."""
+    values: dict[str, Any] = {
+        "channel": "phone_consultation",
+        "recorded_by": None,
+        "topic": "流量费争议",
+        "operator_id": 1,
+        "person_name": "李四",
+        "phone": "13912345678",
+        "question": "套餐外流量被多收费",
+        "complained_to_operator": True,
+    }
+    values.update(overrides)
+    contact = contacts.record_contact(**values)
+    db.session.commit()
+    return contact
+
+
+def staff_appeal_form(**overrides: str) -> dict[str, str]:
+    """The staff's appeal form for 李四's consultation, filled in (fields overridable)."""
+    return {
+        "complainant_name": "李四",
+        "phone": "13912345678",
+        "address": "吉林省长春市南关区人民大街1号",
+        "postcode": "130000",
+        "operator": "cmcc_jl",
+        "service_type": "mobile",
+        "service_number": "13912345678",
+        "category": "charging",
+        "event_date": "2026-11-01",
+        "operator_complaint_date": "2026-11-05",
+        "request": "退还多收的流量费",
+        "facts": "流量费争议\n套餐外流量被多收费",
+        "received_at": "2026-11-20T09:00",
+        **overrides,
+    }

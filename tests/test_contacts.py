@@ -10,24 +10,7 @@ from app.extensions import db
 from cases import contacts, tracking
 from cases.models import Appeal, Contact, utcnow
 from tests.conftest import make_user
-
-
-def _consultation(**overrides) -> Contact:
-    """A committed phone consultation (fields overridable)."""
-    values = dict(
-        channel="phone_consultation",
-        recorded_by=None,
-        topic="流量费争议",
-        operator_id=1,
-        person_name="李四",
-        phone="13912345678",
-        question="套餐外流量被多收费",
-        complained_to_operator=True,
-    )
-    values.update(overrides)
-    contact = contacts.record_contact(**values)
-    db.session.commit()
-    return contact
+from tests.factories import make_consultation, staff_appeal_form
 
 
 def test_a_clerk_records_a_phone_consultation_and_sees_it_masked_in_the_list(client, auth):
@@ -55,9 +38,11 @@ def test_a_clerk_records_a_phone_consultation_and_sees_it_masked_in_the_list(cli
     assert "王*" in html
 
 
-def test_a_caller_who_skipped_the_operator_is_told_to_complain_there_first_and_it_stays_a_consultation(client, auth):
+def test_a_caller_who_skipped_the_operator_is_told_to_complain_there_first_and_it_stays_amake_consultation(
+    client, auth
+):
     auth.as_role("clerk")
-    contact = _consultation(complained_to_operator=False)
+    contact = make_consultation(complained_to_operator=False)
     assert contact.answer == contacts.TRIAGE_ANSWER
     assert not contacts.convertible(contact)
     resp = client.get(f"/staff/contacts/{contact.id}/appeal")
@@ -69,10 +54,10 @@ def test_the_list_filters_by_channel_date_range_and_operator_and_paginates(clien
     auth.as_role("supervisor")
     base = dt.datetime(2026, 11, 10, 2, 0)
     for i in range(30):
-        _consultation(at=base + dt.timedelta(hours=i), topic=f"咨询{i:02d}")
-    _consultation(channel="visit", at=base, topic="来访甲", operator_id=2)
+        make_consultation(at=base + dt.timedelta(hours=i), topic=f"咨询{i:02d}")
+    make_consultation(channel="visit", at=base, topic="来访甲", operator_id=2)
     # 2026-11-09 20:00 UTC is 2026-11-10 04:00 in Shanghai: inside the 10th, not the 9th
-    _consultation(channel="visit", at=dt.datetime(2026, 11, 9, 20, 0), topic="来访乙", operator_id=2)
+    make_consultation(channel="visit", at=dt.datetime(2026, 11, 9, 20, 0), topic="来访乙", operator_id=2)
     visits = client.get("/staff/contacts?channel=visit").get_data(as_text=True)
     assert "来访甲" in visits and "来访乙" in visits and "咨询00" not in visits
     day = client.get("/staff/contacts?channel=visit&date_from=2026-11-10&date_to=2026-11-10").get_data(as_text=True)
@@ -102,27 +87,13 @@ def test_a_bad_submission_is_shown_again_with_the_errors_and_what_was_typed(clie
 
 def test_a_phone_intake_becomes_an_appeal_without_retyping_and_the_access_code_is_shown_once(client, auth):
     clerk = auth.as_role("clerk")
-    contact = _consultation(at=dt.datetime(2026, 11, 20, 1, 0))
+    contact = make_consultation(at=dt.datetime(2026, 11, 20, 1, 0))
     form = client.get(f"/staff/contacts/{contact.id}/appeal").get_data(as_text=True)
     assert 'value="李四"' in form and 'value="13912345678"' in form and "套餐外流量被多收费" in form
     assert '<option selected value="cmcc_jl">' in form
     resp = client.post(
         f"/staff/contacts/{contact.id}/appeal",
-        data={
-            "complainant_name": "李四",
-            "phone": "13912345678",
-            "address": "吉林省长春市南关区人民大街1号",
-            "postcode": "130000",
-            "operator": "cmcc_jl",
-            "service_type": "mobile",
-            "service_number": "13912345678",
-            "category": "charging",
-            "event_date": "2026-11-01",
-            "operator_complaint_date": "2026-11-05",
-            "request": "退还多收的流量费",
-            "facts": "流量费争议\n套餐外流量被多收费",
-            "received_at": "2026-11-20T09:00",
-        },
+        data=staff_appeal_form(),
     )
     html = resp.get_data(as_text=True)
     assert resp.status_code == 200, html[:2000]
@@ -143,7 +114,7 @@ def test_a_phone_intake_becomes_an_appeal_without_retyping_and_the_access_code_i
 
 def test_a_visit_becomes_an_appeal_with_the_visit_channel_and_missing_art12_fields_are_asked_for(client, auth):
     auth.as_role("clerk")
-    contact = _consultation(channel="visit", at=utcnow())
+    contact = make_consultation(channel="visit", at=utcnow())
     bad = client.post(f"/staff/contacts/{contact.id}/appeal", data={"complainant_name": "李四", "postcode": "12"})
     assert bad.status_code == 422
     html = bad.get_data(as_text=True)
@@ -173,7 +144,7 @@ def test_a_visit_becomes_an_appeal_with_the_visit_channel_and_missing_art12_fiel
 
 
 def test_a_mediator_may_read_contacts_but_not_record_them_and_an_operator_sees_none(client, auth):
-    _consultation()
+    make_consultation()
     auth.as_role("mediator")
     assert client.get("/staff/contacts").status_code == 200
     assert client.get("/staff/contacts/new").status_code == 403
@@ -183,7 +154,7 @@ def test_a_mediator_may_read_contacts_but_not_record_them_and_an_operator_sees_n
     assert client.get("/staff/contacts").status_code == 403
 
 
-def test_an_unknown_contact_or_a_follow_up_call_is_not_shown_as_a_consultation(client, auth):
+def test_an_unknown_contact_or_a_follow_up_call_is_not_shown_as_amake_consultation(client, auth):
     auth.as_role("clerk")
     assert client.get("/staff/contacts/999").status_code == 404
 

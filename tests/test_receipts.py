@@ -19,6 +19,7 @@ from app.extensions import db
 from cases import pii, receipts
 from cases.models import Appeal, FilingReceipt, Notification, OutboxJob, utcnow
 from tests.conftest import on_postgres
+from tests.factories import make_appeal, make_consultation, staff_appeal_form
 from tests.test_notifications import sms, smtp  # noqa: F401  (fixtures: a real SMS gateway and SMTP server)
 from tests.test_public_portal import form_data, pass_the_check, receipt_codes
 
@@ -153,8 +154,6 @@ def test_purge_forgets_receipts_no_longer_shown_and_keys_past_their_window(clien
 
 def test_an_api_key_reused_with_other_content_is_refused(app):
     """The record the API's Idempotency-Key will use: same content finds the case, other content is refused."""
-    from tests.factories import make_appeal
-
     appeal = make_appeal()
     record = receipts.claim("api", "client-key-1", receipts.fingerprint({"facts": "多扣费"}))
     receipts.complete(record, appeal, "ABCDEFGHJK", key="client-key-1", app_secret="s")
@@ -193,36 +192,9 @@ def test_two_submissions_of_one_form_at_the_same_moment_file_one_appeal(app):
 def test_an_appeal_staff_file_for_a_caller_sends_the_same_receipt_by_sms_and_email(client, auth, sms, smtp):  # noqa: F811
     """A consultation turned into an appeal by a clerk: the appellant gets the case number and access code by SMS
     and e-mail, the code masked in the log and forgotten once sent; the clerk's page says where it went."""
-    from cases import contacts
-
     auth.as_role("clerk")
-    contact = contacts.record_contact(
-        channel="phone_consultation",
-        recorded_by=None,
-        topic="流量费",
-        operator_id=1,
-        person_name="李四",
-        phone="13912345678",
-        question="套餐外流量被多收费",
-        complained_to_operator=True,
-    )
-    db.session.commit()
-    data = {
-        "complainant_name": "李四",
-        "phone": "13912345678",
-        "email": "lisi@example.cn",
-        "address": "吉林省长春市南关区人民大街1号",
-        "postcode": "130000",
-        "operator": "cmcc_jl",
-        "service_type": "mobile",
-        "service_number": "13912345678",
-        "category": "charging",
-        "event_date": "2026-11-01",
-        "operator_complaint_date": "2026-11-05",
-        "request": "退还多收的流量费",
-        "facts": "套餐外流量被多收费",
-        "received_at": "2026-11-20T09:00",
-    }
+    contact = make_consultation(topic="流量费")
+    data = staff_appeal_form(email="lisi@example.cn", facts="套餐外流量被多收费")
     resp = client.post(f"/staff/contacts/{contact.id}/appeal", data=data)
     html = resp.get_data(as_text=True)
     assert resp.status_code == 200, html[:1500]

@@ -11,10 +11,8 @@ from urllib.parse import urlencode
 import pytest
 from flask_babel import refresh
 
-from app.extensions import db
-from cases import contacts
 from tests.conftest import AuthActions, make_user
-from tests.factories import make_appeal
+from tests.factories import make_appeal, make_consultation
 
 NUL = "a\x00b"
 QUERY = (
@@ -83,17 +81,7 @@ def _submit_every_form(client, page: str) -> int:
 def cases(app):
     """A case in each state the console shows a different form for, and a consultation to convert."""
     made = {state: make_appeal(state=state).case_no for state in ("received", "accepted", "replied", "settled")}
-    contact = contacts.record_contact(
-        channel="phone_consultation",
-        recorded_by=None,
-        topic="话费",
-        operator_id=1,
-        person_name="李四",
-        phone="13912345678",
-        question="多扣费",
-        complained_to_operator=True,
-    )
-    db.session.commit()
+    contact = make_consultation(topic="话费", question="多扣费")
     return made, contact.id
 
 
