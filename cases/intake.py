@@ -12,20 +12,21 @@ import datetime as dt
 import functools
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
+from psycopg.errors import UndefinedTable
 from psycopg.types.json import Jsonb
 from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
-from cases import codes, eligibility, rows, tracking
+from cases import codes, eligibility, numbering, rows, tracking
 from cases.db import db
 from cases.models import Appeal, Operator, utcnow
-from cases.numbering import next_case_no
 from cases.validation import (
     FieldError,
     check_email,
@@ -200,13 +201,26 @@ def check_eligibility(answers: eligibility.Answers, cleaned: Mapping[str, Any], 
 
 
 def file_appeal(
-    cleaned: Mapping[str, Any], *, prefix: str, channel: str = "online", received_at: dt.datetime | None = None
+    cleaned: Mapping[str, Any],
+    *,
+    prefix: str,
+    channel: str = "online",
+    received_at: dt.datetime | None = None,
+    alone: bool = False,
 ) -> Filed:
-    """Create the appeal with its case number and access-code hash, in the session (the caller submits and commits)."""
+    """Create the appeal with its case number and access-code hash, in the session (the caller submits and commits).
+
+    `alone`: the new case is all the caller writes (`write_new_case(..., alone=True)`). On PostgreSQL its
+    number is then taken by its INSERT (`numbering.Pending` until then), which saves a round trip.
+    """
     received_at = received_at or utcnow()
     code = tracking.new_access_code()
+    if alone and _on_postgres():
+        number: str | numbering.Pending = numbering.pending(prefix, received_at)
+    else:
+        number = numbering.next_case_no(prefix, received_at)
     appeal = Appeal(
-        case_no=next_case_no(prefix, received_at),
+        case_no=number,
         access_code_hash=tracking.hash_access_code(code),
         channel=channel,
         complainant_name=cleaned["complainant_name"],
@@ -231,14 +245,22 @@ def file_appeal(
     return Filed(appeal=appeal, access_code=code)
 
 
-def write_new_case(appeal: Appeal) -> None:
+def _on_postgres() -> bool:
+    return db.engine.dialect.name == "postgresql"
+
+
+def write_new_case(appeal: Appeal, *, alone: bool = False) -> None:
     """Write a new case, its audit events and its clocks with one INSERT statement (PostgreSQL).
 
     The ORM flush would send one INSERT per table and spend more CPU on its bookkeeping than the database
-    spends on the rows. The objects then stay in the session as if flushed: persistent, with their ids.
-    Elsewhere (SQLite) the flush at commit writes them as usual. Call it after `engine.perform(..., "submit")`.
+    spends on the rows. The objects then stay in the session as if loaded: persistent, with their ids (or,
+    written alone, out of it: `_attach_as_loaded`). Elsewhere (SQLite) the flush at commit writes them as usual. Call it after `engine.perform(..., "submit")`.
+
+    `alone` (the appeal was filed with `alone=True`): the statement is its own transaction. It takes the
+    case number from the year's sequence and commits at once, on a connection in autocommit: one round trip
+    instead of four (BEGIN, the number, the INSERT, COMMIT). The caller writes nothing else.
     """
-    if db.engine.dialect.name != "postgresql":
+    if not _on_postgres():
         return
     children = [*appeal.events, *appeal.deadlines]
     if appeal.id is not None or any(obj.id is not None for obj in children):
@@ -247,32 +269,81 @@ def write_new_case(appeal: Appeal) -> None:
         raise ValueError("write_new_case writes an appeal, its events and deadlines only")
     objects = [appeal, *children]
     values = [rows.column_values(obj) for obj in objects]
+    number = values[0]["case_no"]
+    pending = isinstance(number, numbering.Pending)
+    if pending != alone:
+        raise ValueError("an appeal filed alone is written alone, and only such an appeal")
     # NULLs are left to the columns' own default, so the statement has few enough parameters (and is short
     # enough) for psycopg to cache its parsing and prepare it on the server.
     named = tuple(
-        (type(obj), tuple(key for key, _column in _new_case_columns(type(obj)) if obj_values[key] is not None))
+        (
+            type(obj),
+            tuple(
+                key
+                for key, _column in _new_case_columns(type(obj))
+                if obj_values[key] is not None and not (pending and obj is appeal and key == "case_no")
+            ),
+        )
         for obj, obj_values in zip(objects, values, strict=True)
     )
-    params: dict[str, Any] = {}
+    params: dict[str, Any] = number.params() if pending else {}
     for n, (model, keys) in enumerate(named):
         json_keys = _json_columns(model)
         for i, key in enumerate(keys):
             value = values[n][key]
             params[f"p{n}_{i}"] = Jsonb(value) if key in json_keys else value
-    ids = db.session.connection().exec_driver_sql(_new_case_sql(named), params).one()
-    if not all(obj in db.session for obj in objects):
-        db.session.add(appeal)  # pending with its events and clocks (cascade), as the flush would find them
+    sql = _new_case_sql(named, pending)
+    if alone:
+        ids, case_no = _run_alone(sql, params, number)
+        values[0]["case_no"] = case_no
+    else:
+        ids = db.session.connection().exec_driver_sql(sql, params).one()
+    _attach_as_loaded(objects, values, ids, alone)
+
+
+def _run_alone(sql: str, params: dict[str, Any], number: numbering.Pending) -> tuple[tuple[int, ...], str]:
+    """Run the statement in autocommit; makes the year's sequence first when it is missing. (ids, case number)."""
+    for attempt in (1, 2):
+        try:
+            with db.engine.connect() as conn:
+                row = conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(sql, params).one()
+            return tuple(row[1:]), row[0]
+        except sa.exc.ProgrammingError as exc:
+            if attempt == 2 or not isinstance(exc.orig, UndefinedTable):
+                raise
+            numbering.make_sequence(number.year)  # the year's first case (nothing was written)
+    raise AssertionError("unreachable")
+
+
+def _attach_as_loaded(objects: list[Any], values: list[dict[str, Any]], ids: Sequence[int], alone: bool) -> None:
+    """Take the written objects out of the session's hands: nothing of them is left for its flush to write.
+
+    Written alone (committed already), they stay out of the session, with their ids and number: the caller
+    reads them (the answer) and writes nothing more. Otherwise they go back in as if just loaded (persistent,
+    with their ids, nothing to flush), so that the caller goes on with them in its transaction: their values
+    and ids are set as committed and they are made detached with their identity, then added back.
+    """
+    for obj in objects:
+        if obj in db.session:  # (expunging the appeal takes its events and clocks with it)
+            db.session.expunge(obj)
+    appeal = objects[0]
     for obj, obj_values, new_id in zip(objects, values, ids, strict=True):
-        # Straight into the instance's state: the hand-over below marks everything as loaded, unchanged.
-        state = obj.__dict__
+        if alone:
+            obj.id = new_id
+            if obj is appeal:
+                obj.case_no = obj_values["case_no"]
+            else:
+                obj.appeal_id = ids[0]
+            continue
         for key, value in obj_values.items():
-            state.setdefault(key, value)
-        state["id"] = new_id
+            if key not in obj.__dict__:
+                set_committed_value(obj, key, value)
+        set_committed_value(obj, "id", new_id)
         if obj is not appeal:
-            state["appeal_id"] = ids[0]
-    # What the flush does with the objects it has written: pending -> persistent, in the identity map, with
-    # nothing left to write (a rollback of the transaction expunges them again, as after a flush).
-    db.session()._register_persistent({sa.inspect(obj) for obj in objects})
+            set_committed_value(obj, "appeal_id", ids[0])
+        make_transient_to_detached(obj)
+    if not alone:
+        db.session.add(appeal)  # its events and clocks follow (cascade), detached -> persistent
 
 
 @functools.cache
@@ -292,10 +363,11 @@ def _json_columns(model: type) -> frozenset[str]:
 
 
 @functools.lru_cache(maxsize=32)
-def _new_case_sql(named: tuple[tuple[type, tuple[str, ...]], ...]) -> str:
+def _new_case_sql(named: tuple[tuple[type, tuple[str, ...]], ...], pending: bool) -> str:
     """WITH c0 AS (INSERT the appeal RETURNING id), c1 AS (INSERT a child RETURNING id), ... SELECT the ids.
 
     `named` gives, for the appeal and then each child, its model and the attributes the statement sets.
+    `pending`: the appeal's case number is taken here (`numbering.PENDING_SQL`) and comes first in the answer.
     """
     parts = []
     for n, (model, keys) in enumerate(named):
@@ -304,8 +376,14 @@ def _new_case_sql(named: tuple[tuple[type, tuple[str, ...]], ...]) -> str:
         params = [f"%(p{n}_{i})s" for i in range(len(keys))]
         if n:  # a child of the appeal
             names, params = ["appeal_id", *names], ["(SELECT id FROM c0)", *params]
+        elif pending:
+            names, params = ["case_no", *names], [numbering.PENDING_SQL, *params]
+        returning = "id, case_no" if n == 0 and pending else "id"
         parts.append(
             f"c{n} AS (INSERT INTO {model.__table__.name} ({', '.join(names)}) VALUES ({', '.join(params)}) "
-            "RETURNING id)"
+            f"RETURNING {returning})"
         )
-    return f"WITH {', '.join(parts)} SELECT {', '.join(f'(SELECT id FROM c{n})' for n in range(len(named)))}"
+    answer = [f"(SELECT id FROM c{n})" for n in range(len(named))]
+    if pending:
+        answer.insert(0, "(SELECT case_no FROM c0)")
+    return f"WITH {', '.join(parts)} SELECT {', '.join(answer)}"

@@ -10,11 +10,16 @@ and where the import records the numbers it brought in).
 
 SQLite serialises writers anyway, so there the counter row shares the caller's
 transaction and leaves no gaps.
+
+A new case written alone (`intake.write_new_case`, the API's filing) takes its number inside its own INSERT:
+`Pending` stands for the number until then, and `pending_sql` is the number in SQL, formatted as
+`format_case_no` formats it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
@@ -30,6 +35,41 @@ _NEXTVAL_DRIVER = "SELECT nextval(to_regclass(%(name)s))"  # the same in psycopg
 def sequence_name(year: int) -> str:
     """The PostgreSQL sequence of a year's case numbers."""
     return f"case_no_{int(year)}"
+
+
+def format_case_no(prefix: str, year: int, seq: int) -> str:
+    """JL2026-000123: the prefix, the year and the number in six digits (more once a year passes 999,999)."""
+    return f"{prefix}{year}-{seq:06d}"
+
+
+@dataclass(frozen=True)
+class Pending:
+    """The number of a case that its own INSERT takes from the year's sequence (PostgreSQL)."""
+
+    prefix: str
+    year: int
+
+    def params(self) -> dict[str, str]:
+        """The values of `pending_sql`'s parameters."""
+        return {"case_no_head": f"{self.prefix}{self.year}-", "case_no_sequence": sequence_name(self.year)}
+
+
+# `format_case_no` in SQL, for `Pending` (psycopg's parameter style). The year's sequence must exist
+# (`make_sequence`); a missing one fails the statement with undefined_table.
+PENDING_SQL = (
+    "%(case_no_head)s || (SELECT lpad(n::text, greatest(6, length(n::text)), '0') "
+    "FROM nextval(%(case_no_sequence)s::regclass) AS n)"
+)
+
+
+def pending(prefix: str, received_at_utc: dt.datetime) -> Pending:
+    """The number a case received at that moment will take in its INSERT (the receipt's local year)."""
+    return Pending(prefix, clock.to_local(received_at_utc).year)
+
+
+def make_sequence(year: int) -> None:
+    """Make the year's sequence if it is missing (on a connection of its own: it stays, whatever the caller does)."""
+    _on_own_connection(year, "SELECT 1")
 
 
 def _on_postgres() -> bool:
@@ -75,7 +115,7 @@ def next_case_no(prefix: str, received_at_utc: dt.datetime) -> str:
     """Take the next number of the receipt's (Asia/Shanghai) year, atomically."""
     year = clock.to_local(received_at_utc).year
     seq = _take_sequence(year) if _on_postgres() else _take_counter(year)
-    return f"{prefix}{year}-{seq:06d}"
+    return format_case_no(prefix, year, seq)
 
 
 def move_past(year: int, last: int) -> None:

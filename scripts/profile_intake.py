@@ -146,7 +146,7 @@ def main() -> int:
     for module, name in PARTS:
         print(f"    {1000 * spent[f'{module}.{name}'] / n:6.2f}  {module}.{name}")
     if args.top:
-        stats.sort_stats("tottime").print_stats(args.top)
+        stats.sort_stats(os.environ.get("PROFILE_SORT", "tottime")).print_stats(args.top)
     return 0
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from flask import current_app
 
 from cases import intake, materials
+from cases.db import db
 from cases.models import User
 from workflows import engine
 
@@ -32,14 +33,23 @@ def file_case(
     actor: User | None = None,
     received_at: dt.datetime | None = None,
     files: Iterable[Any] = (),
+    alone: bool = False,
 ) -> intake.Filed:
-    """Create and submit a new appeal with its files; `role`/`actor` are who submits it."""
-    filed = intake.file_appeal(
-        cleaned, prefix=current_app.config["CASE_PREFIX"], channel=channel, received_at=received_at
-    )
-    engine.perform(filed.appeal, "submit", role=role, actor=actor, at=filed.appeal.received_at)
-    intake.write_new_case(filed.appeal)
+    """Create and submit a new appeal with its files; `role`/`actor` are who submits it.
+
+    `alone`: the case is all the caller writes, and it is committed here, in one statement
+    (`intake.write_new_case`); it comes with no files.
+    """
+    files = real_files(files)
+    if alone and files:
+        raise ValueError("a case filed alone comes without files")
+    with db.session.no_autoflush:  # a look-up on the way (a setting, the calendar) must not write the case early
+        filed = intake.file_appeal(
+            cleaned, prefix=current_app.config["CASE_PREFIX"], channel=channel, received_at=received_at, alone=alone
+        )
+        engine.perform(filed.appeal, "submit", role=role, actor=actor, at=filed.appeal.received_at)
+        intake.write_new_case(filed.appeal, alone=alone)
     source = "consumer" if actor is None else "staff"
-    for f in real_files(files):
+    for f in files:
         materials.store_material(filed.appeal, f, source=source, uploaded_by=actor)
     return filed

@@ -150,7 +150,7 @@ def public_file_appeal():
             "article": exc.stop.article,
         }
         return refusal, 422
-    filed = casefile.submit_appeal(cleaned)
+    filed = casefile.submit_appeal(cleaned, alone=True)  # written and committed in one statement
     decision = filed.appeal.deadline("decision")
     answer = {  # read before the commit, which expires the objects (no reload queries for the answer)
         "case_no": filed.appeal.case_no,

@@ -20,10 +20,15 @@ def today_local() -> dt.date:
 
 
 def submit_appeal(
-    cleaned: Mapping[str, Any], files: Iterable[Any] = (), received_at: dt.datetime | None = None
+    cleaned: Mapping[str, Any],
+    files: Iterable[Any] = (),
+    received_at: dt.datetime | None = None,
+    alone: bool = False,
 ) -> intake.Filed:
-    """File an online appeal as the consumer (`workflows.filing`); the caller commits."""
-    return filing.file_case(cleaned, channel="online", role=CONSUMER, received_at=received_at, files=files)
+    """File an online appeal as the consumer (`workflows.filing`); the caller commits.
+
+    `alone`: the appeal is all the request writes; it is committed at once (`filing.file_case`)."""
+    return filing.file_case(cleaned, channel="online", role=CONSUMER, received_at=received_at, files=files, alone=alone)
 
 
 def add_materials(appeal: Appeal, files: Iterable[Any]) -> list[Material]:
