@@ -84,6 +84,8 @@ def from_environment(instance_path: str) -> dict:
         "PDF_FONT_PATH": os.environ.get("PDF_FONT_PATH") or "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
         # Years after a case is closed that its personal data is kept (cases/retention.py; 个人信息保护法).
         "RETENTION_YEARS": _int("RETENTION_YEARS", 3),
+        # Days a webhook event is kept once its deliveries have ended (cases/webhooks.py; at least the feed's 30).
+        "WEBHOOK_KEEP_DAYS": _int("WEBHOOK_KEEP_DAYS", 90),
         "MAX_FILE_BYTES": max_file,
         "MAX_APPEAL_BYTES": max_appeal,
         # Werkzeug refuses a bigger body before reading it; one request carries at most one appeal's files.

@@ -3,6 +3,10 @@
 A secret is shown once when it is made and kept sealed (AES-GCM) under `WEBHOOK_SECRETS_KEY` (by default
 the app's secret key). Rotating keeps the old secret signing too for `ROTATION_OVERLAP`, so a receiver can
 switch without dropping a delivery. Delivery itself (HTTP, retries, pausing) is `workflows.webhooks`.
+
+Events are transport, not the case's record (the case keeps its own timeline): `purge` deletes an event,
+its deliveries and their attempts once every delivery has ended and the event is older than
+`WEBHOOK_KEEP_DAYS` (never less than the operators' catch-up feed, `FEED_DAYS`).
 """
 
 from __future__ import annotations
@@ -21,7 +25,11 @@ import sqlalchemy as sa
 
 from cases import receipts
 from cases.db import db
-from cases.models import Appeal, Operator, WebhookEndpoint, WebhookEvent, utcnow
+from cases.models import Appeal, Operator, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent, utcnow
+
+FEED_DAYS = 30  # how far back an operator reads its events (GET /api/v1/events)
+KEEP_DAYS = 90  # the default of WEBHOOK_KEEP_DAYS
+ENDED = ("delivered", "failed")  # a delivery still pending or retrying (or held by a paused endpoint) is on its way
 
 
 @dataclass(frozen=True)
@@ -297,3 +305,35 @@ def endpoints() -> list[WebhookEndpoint]:
 def remove(endpoint: WebhookEndpoint) -> None:
     """Stop sending to the endpoint; its events and log are kept."""
     endpoint.removed_at = utcnow()
+
+
+def keep_days(config: dict[str, Any]) -> int:
+    """How many days an ended event is kept: WEBHOOK_KEEP_DAYS, never less than the catch-up feed's days."""
+    return max(int(config.get("WEBHOOK_KEEP_DAYS") or KEEP_DAYS), FEED_DAYS)
+
+
+def purge(days: int, now: dt.datetime | None = None, batch: int = 1000) -> dict[str, int]:
+    """Delete up to `batch` events created more than `days` ago whose deliveries have all ended, with those
+    deliveries and their attempts; returns what was deleted. The caller commits (and calls again while any)."""
+    before = (now or utcnow()) - dt.timedelta(days=days)
+    on_its_way = sa.exists().where(WebhookDelivery.event_id == WebhookEvent.id, WebhookDelivery.status.not_in(ENDED))
+    ids = list(
+        db.session.scalars(
+            sa.select(WebhookEvent.id)
+            .where(WebhookEvent.created_at < before, ~on_its_way)
+            .order_by(WebhookEvent.id)
+            .limit(batch)
+        )
+    )
+    if not ids:
+        return {"events": 0, "deliveries": 0, "attempts": 0}
+    deliveries = sa.select(WebhookDelivery.id).where(WebhookDelivery.event_id.in_(ids))
+    gone = {
+        "attempts": sa.delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(deliveries)),
+        "deliveries": sa.delete(WebhookDelivery).where(WebhookDelivery.event_id.in_(ids)),
+        "events": sa.delete(WebhookEvent).where(WebhookEvent.id.in_(ids)),
+    }
+    return {
+        name: db.session.execute(statement, execution_options={"synchronize_session": False}).rowcount
+        for name, statement in gone.items()
+    }

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import re
 import socket
+import uuid
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,7 @@ from tests.conftest import make_user
 from tests.factories import make_appeal, operator
 from tests.jobs_helpers import run_worker
 from tests.webhook_receiver import Receiver
-from workflows import engine, jobs, webhooks
+from workflows import engine, jobs, scheduler, webhooks
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "operator-integration.md"
 
@@ -327,3 +328,78 @@ def test_an_admin_adds_an_endpoint_on_the_page_and_sees_the_secret_once(app, cli
     assert again.status_code == 409 and secret not in again.get_data(as_text=True)
     listing = client.get("/staff/admin/webhooks").get_data(as_text=True)
     assert "complaints.example.com" in listing and secret not in listing
+
+
+def _event_with(endpoint, created_at: dt.datetime, *statuses: str) -> int:
+    """An event of `created_at` with one delivery (and one attempt) per status; returns the event's id."""
+    event = WebhookEvent(
+        public_id=f"evt_{uuid.uuid4().hex}",
+        type="case.closed",
+        operator_id=endpoint.operator_id,
+        data={"case_no": "JL2026-000001"},
+        created_at=created_at,
+    )
+    db.session.add(event)
+    db.session.flush()
+    for status in statuses:
+        delivery = WebhookDelivery(event_id=event.id, endpoint_id=endpoint.id, status=status, created_at=created_at)
+        db.session.add(delivery)
+        db.session.flush()
+        db.session.add(WebhookAttempt(delivery_id=delivery.id, at=created_at, status_code=200))
+    db.session.commit()
+    return event.id
+
+
+def test_ended_events_are_deleted_after_the_keep_days_with_their_deliveries_and_attempts(app):
+    """Delivered or failed, older than WEBHOOK_KEEP_DAYS: gone. On its way, or younger: kept."""
+    endpoint, _secret = _endpoint(app, "https://complaints.example.com/hook")
+    second, _ = _endpoint(app, "https://complaints.example.com/other")
+    now = utcnow()
+    old, young = now - dt.timedelta(days=91), now - dt.timedelta(days=89)
+    delivered = _event_with(endpoint, old, "delivered")
+    failed = _event_with(endpoint, old, "failed")
+    nobody = _event_with(endpoint, old)  # no endpoint wanted it
+    recent = _event_with(endpoint, young, "delivered")
+    waiting = _event_with(endpoint, old, "retrying")
+    half = WebhookEvent(public_id="evt_half", type="case.closed", operator_id=endpoint.operator_id, created_at=old)
+    db.session.add(half)
+    db.session.flush()
+    db.session.add_all(
+        [
+            WebhookDelivery(event_id=half.id, endpoint_id=endpoint.id, status="delivered"),
+            WebhookDelivery(event_id=half.id, endpoint_id=second.id, status="pending"),  # a paused endpoint's
+        ]
+    )
+    db.session.commit()
+    app.config["WEBHOOK_KEEP_DAYS"] = 90
+
+    done = jobs.purge_webhook_events()
+
+    assert done == {"events": 3, "deliveries": 2, "attempts": 2}
+    kept = set(db.session.scalars(sa.select(WebhookEvent.id)))
+    assert kept == {recent, waiting, half.id}
+    assert not kept & {delivered, failed, nobody}
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(WebhookDelivery)) == 4
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(WebhookAttempt)) == 2
+    assert jobs.purge_webhook_events() == {"events": 0, "deliveries": 0, "attempts": 0}
+
+
+def test_the_catch_up_feed_keeps_its_30_days_whatever_the_setting(app):
+    endpoint, _secret = _endpoint(app, "https://complaints.example.com/hook")
+    app.config["WEBHOOK_KEEP_DAYS"] = 7
+    assert endpoints.keep_days(app.config) == endpoints.FEED_DAYS == 30
+    twenty_days = _event_with(endpoint, utcnow() - dt.timedelta(days=20), "delivered")
+    _event_with(endpoint, utcnow() - dt.timedelta(days=31), "delivered")
+    assert jobs.purge_webhook_events()["events"] == 1
+    assert list(db.session.scalars(sa.select(WebhookEvent.id))) == [twenty_days]
+
+
+def test_the_purge_runs_in_batches_until_none_is_left(app):
+    endpoint, _secret = _endpoint(app, "https://complaints.example.com/hook")
+    old = utcnow() - dt.timedelta(days=100)
+    for n in range(5):
+        _event_with(endpoint, old - dt.timedelta(seconds=n), "delivered")
+    assert endpoints.purge(90, batch=2) == {"events": 2, "deliveries": 2, "attempts": 2}
+    db.session.commit()
+    assert jobs.purge_webhook_events()["events"] == 3
+    assert "purge_webhook_events" in {entry.task for entry in scheduler.SCHEDULE}

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from cases import alerts, bulletin, clock, codes, ratings, receipts, retention, trends
+from cases import webhooks as cases_webhooks
 from cases.db import db
 from cases.models import Alert, Appeal, CaseEvent, Deadline, FilingReceipt, OutboxJob, User, WebhookEndpoint, utcnow
 from workflows import calendar, engine, lifecycle, notifications, outbox, queue, registry, webhooks
@@ -291,6 +292,20 @@ def purge_receipts() -> dict[str, int]:
     done = receipts.purge()
     db.session.commit()
     return done
+
+
+@REGISTRY.task("purge_webhook_events")
+def purge_webhook_events() -> dict[str, int]:
+    """Delete the webhook events older than WEBHOOK_KEEP_DAYS whose deliveries have all ended (cases/webhooks.py)."""
+    days = cases_webhooks.keep_days(current_app.config)
+    done = {"events": 0, "deliveries": 0, "attempts": 0}
+    while True:
+        batch = cases_webhooks.purge(days)
+        db.session.commit()
+        for name, count in batch.items():
+            done[name] += count
+        if not batch["events"]:
+            return done
 
 
 @REGISTRY.task("apply_retention")

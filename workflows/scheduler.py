@@ -51,6 +51,7 @@ SCHEDULE = (
     Every("nightly_rollup", daily_at=dt.time(2, 0)),
     Every("scan_alerts", daily_at=dt.time(2, 30)),
     Every("apply_retention", daily_at=dt.time(3, 0)),
+    Every("purge_webhook_events", daily_at=dt.time(3, 30)),
 )
 
 

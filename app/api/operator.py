@@ -50,7 +50,6 @@ SCOPE_OF = {
     "api.operator_reply": WRITE,
     "api.operator_materials": WRITE,
 }
-FEED_DAYS = 30
 FILES_OVERHEAD = 256 * 1024  # the parts' headers and boundaries around the files of one request
 
 
@@ -208,7 +207,7 @@ def operator_materials(case_no: str):
 def operator_events():
     """The operator's webhook events of the last 30 days, oldest first (for a receiver that was down)."""
     args: EventQuery = query()
-    floor = utcnow() - dt.timedelta(days=FEED_DAYS)
+    floor = utcnow() - dt.timedelta(days=webhooks.FEED_DAYS)
     since = max(args.since.replace(tzinfo=None), floor) if args.since else floor
     rows = webhooks.events_since(_operator_scope(), since, args.after or 0, args.limit + 1)
     more = len(rows) > args.limit
