@@ -154,6 +154,7 @@ ROUTES: dict[str, frozenset[str] | str] = {
     # api (public part)
     "api.openapi_document": PUBLIC,
     "api.health": PUBLIC,
+    "api.ready": PUBLIC,
     "api.public_operators": PUBLIC,
     "api.public_categories": PUBLIC,
     "api.public_file_appeal": PUBLIC,

@@ -182,6 +182,21 @@ class Health(Out):
     status: str
 
 
+class ReadinessChecks(Out):
+    """Each check's word (`app/readiness.py`)."""
+
+    database: Literal["ok", "unreachable"]
+    redis: Literal["ok", "unreachable", "not used"]
+    migrations: Literal["ok", "newer", "behind", "not migrated", "unknown"]
+
+
+class Readiness(Out):
+    """This node may take requests: each check's word."""
+
+    status: Literal["ready"]
+    checks: ReadinessChecks
+
+
 class Document(Out):
     """An OpenAPI document."""
 

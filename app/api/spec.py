@@ -66,7 +66,7 @@ STATUS_TEXT = {
     415: "File type not allowed (checked by content)",
     422: "Validation failed; `errors` names each field",
     429: "Too many requests",
-    503: "Storage unavailable",
+    503: "Unavailable: the materials' storage, or (GET /ready) a check this node needs; `errors` names it",
     507: "The server's storage is full; nothing was stored",
 }
 
