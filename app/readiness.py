@@ -23,7 +23,7 @@ from workflows import queue
 GOOD = {"database": ("ok",), "redis": ("ok", "not used"), "migrations": ("ok", "newer")}  # a ready node's words
 
 
-def _revisions(app: Flask) -> tuple[str, frozenset[str]]:
+def revisions(app: Flask) -> tuple[str, frozenset[str]]:
     """This code's head revision and every revision it knows, read once per process from migrations/."""
     found = app.extensions.get("readiness_revisions")
     if found is None:
@@ -52,7 +52,7 @@ def _migrations(app: Flask, database: str, revision: str | None) -> str:
         return "unknown"
     if revision is None:
         return "not migrated"
-    head, known = _revisions(app)
+    head, known = revisions(app)
     if revision == head:
         return "ok"
     return "behind" if revision in known else "newer"

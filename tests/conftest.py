@@ -207,3 +207,20 @@ def s3_store(app, s3_endpoint, monkeypatch):
     yield store
     for key in list(store.keys()):
         store.delete(key)
+
+
+@pytest.fixture
+def migrated(app):
+    """An `alembic_version` table (tests make the schema with create_all); the fixture's function writes its revision."""
+    db.session.execute(sa.text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+    db.session.commit()
+
+    def at(revision: str) -> None:
+        db.session.execute(sa.text("DELETE FROM alembic_version"))
+        db.session.execute(sa.text("INSERT INTO alembic_version VALUES (:r)"), {"r": revision})
+        db.session.commit()
+
+    yield at
+    db.session.rollback()
+    db.session.execute(sa.text("DROP TABLE alembic_version"))
+    db.session.commit()

@@ -2,33 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
-import sqlalchemy as sa
-
 from app import create_app, readiness
-from app.extensions import db
 from tests.conftest import REDIS_URL, needs_redis
 
 
-@pytest.fixture
-def migrated(app):
-    """An `alembic_version` table (tests make the schema with create_all); the fixture's function writes its revision."""
-    db.session.execute(sa.text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
-    db.session.commit()
-
-    def at(revision: str) -> None:
-        db.session.execute(sa.text("DELETE FROM alembic_version"))
-        db.session.execute(sa.text("INSERT INTO alembic_version VALUES (:r)"), {"r": revision})
-        db.session.commit()
-
-    yield at
-    db.session.rollback()
-    db.session.execute(sa.text("DROP TABLE alembic_version"))
-    db.session.commit()
-
-
 def _head(app) -> str:
-    return readiness._revisions(app)[0]
+    return readiness.revisions(app)[0]
 
 
 def test_a_node_on_the_migrated_database_is_ready(app, client, migrated):
@@ -40,7 +19,7 @@ def test_a_node_on_the_migrated_database_is_ready(app, client, migrated):
 
 
 def test_a_node_whose_code_needs_a_migration_that_has_not_run_is_not_ready(app, client, migrated):
-    head, known = readiness._revisions(app)
+    head, known = readiness.revisions(app)
     older = next(r for r in sorted(known) if r != head)
     migrated(older)
     resp = client.get("/api/v1/ready")
