@@ -350,7 +350,7 @@ def _event_with(endpoint, created_at: dt.datetime, *statuses: str) -> int:
     return event.id
 
 
-def test_ended_events_are_deleted_after_the_keep_days_with_their_deliveries_and_attempts(app):
+def test_ended_events_are_deleted_after_the_keep_days_with_their_deliveries_and_attempts(app, monkeypatch):
     """Delivered or failed, older than WEBHOOK_KEEP_DAYS: gone. On its way, or younger: kept."""
     endpoint, _secret = _endpoint(app, "https://complaints.example.com/hook")
     second, _ = _endpoint(app, "https://complaints.example.com/other")
@@ -371,7 +371,7 @@ def test_ended_events_are_deleted_after_the_keep_days_with_their_deliveries_and_
         ]
     )
     db.session.commit()
-    app.config["WEBHOOK_KEEP_DAYS"] = 90
+    monkeypatch.setitem(app.config, "WEBHOOK_KEEP_DAYS", 90)
 
     done = jobs.purge_webhook_events()
 
@@ -384,9 +384,9 @@ def test_ended_events_are_deleted_after_the_keep_days_with_their_deliveries_and_
     assert jobs.purge_webhook_events() == {"events": 0, "deliveries": 0, "attempts": 0}
 
 
-def test_the_catch_up_feed_keeps_its_30_days_whatever_the_setting(app):
+def test_the_catch_up_feed_keeps_its_30_days_whatever_the_setting(app, monkeypatch):
     endpoint, _secret = _endpoint(app, "https://complaints.example.com/hook")
-    app.config["WEBHOOK_KEEP_DAYS"] = 7
+    monkeypatch.setitem(app.config, "WEBHOOK_KEEP_DAYS", 7)
     assert endpoints.keep_days(app.config) == endpoints.FEED_DAYS == 30
     twenty_days = _event_with(endpoint, utcnow() - dt.timedelta(days=20), "delivered")
     _event_with(endpoint, utcnow() - dt.timedelta(days=31), "delivered")
