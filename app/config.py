@@ -86,6 +86,8 @@ def from_environment(instance_path: str) -> dict:
         "RETENTION_YEARS": _int("RETENTION_YEARS", 3),
         # Days a webhook event is kept once its deliveries have ended (cases/webhooks.py; at least the feed's 30).
         "WEBHOOK_KEEP_DAYS": _int("WEBHOOK_KEEP_DAYS", 90),
+        # Days a finished (done) outbox job is kept (workflows/outbox.py); failed ones stay.
+        "OUTBOX_KEEP_DAYS": _int("OUTBOX_KEEP_DAYS", 30),
         "MAX_FILE_BYTES": max_file,
         "MAX_APPEAL_BYTES": max_appeal,
         # Werkzeug refuses a bigger body before reading it; one request carries at most one appeal's files.

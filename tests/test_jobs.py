@@ -157,3 +157,37 @@ def test_without_redis_a_failed_job_is_retried_by_the_sweep_until_it_gives_up(ap
     job = db.session.get(OutboxJob, row.id)
     assert job.status == "failed" and job.attempts == outbox.MAX_ATTEMPTS
     assert jobs.sweep_outbox() == {"stale": 0, "handed_over": 0}
+
+
+def test_outbox_rows_done_long_ago_are_deleted_and_failed_ones_stay(app):
+    now = utcnow()
+    old, recent = now - dt.timedelta(days=31), now - dt.timedelta(days=29)
+    rows = {
+        "old done": OutboxJob(name="notify_case_event", args={}, status="done", finished_at=old, dedupe_key="k-1"),
+        "recent done": OutboxJob(name="notify_case_event", args={}, status="done", finished_at=recent),
+        "old failed": OutboxJob(name="notify_case_event", args={}, status="failed", finished_at=old),
+        "old pending": OutboxJob(name="notify_case_event", args={}, status="pending", created_at=old),
+    }
+    db.session.add_all(rows.values())
+    db.session.commit()
+    ids = {name: row.id for name, row in rows.items()}
+
+    assert jobs.purge_outbox() == {"deleted": 1}
+
+    left = set(db.session.scalars(sa.select(OutboxJob.id)))
+    assert left == {ids["recent done"], ids["old failed"], ids["old pending"]}
+    assert outbox.record("notify_case_event", {}, dedupe_key="k-1") is not None  # its key went with it
+    assert "purge_outbox" in {entry.task for entry in scheduler.SCHEDULE}
+
+
+def test_the_outbox_purge_takes_a_setting_and_works_in_batches(app, monkeypatch):
+    monkeypatch.setitem(app.config, "OUTBOX_KEEP_DAYS", 7)
+    long_ago = utcnow() - dt.timedelta(days=8)
+    db.session.add_all(
+        [OutboxJob(name="notify_case_event", args={}, status="done", finished_at=long_ago) for _ in range(5)]
+    )
+    db.session.commit()
+    assert outbox.purge_done(7, batch=2) == 2
+    db.session.commit()
+    assert jobs.purge_outbox() == {"deleted": 3}
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxJob)) == 0

@@ -308,6 +308,18 @@ def purge_webhook_events() -> dict[str, int]:
             return done
 
 
+@REGISTRY.task("purge_outbox")
+def purge_outbox() -> dict[str, int]:
+    """Delete the outbox rows done more than OUTBOX_KEEP_DAYS ago (workflows/outbox.py); failed rows stay."""
+    days = int(current_app.config.get("OUTBOX_KEEP_DAYS") or outbox.KEEP_DAYS)
+    deleted = 0
+    while count := outbox.purge_done(days):
+        db.session.commit()
+        deleted += count
+    db.session.commit()
+    return {"deleted": deleted}
+
+
 @REGISTRY.task("apply_retention")
 def apply_retention() -> dict[str, Any]:
     """Anonymise the cases closed longer ago than RETENTION_YEARS, and old consultations (cases/retention.py)."""

@@ -4,6 +4,10 @@ After the commit the row is handed to rq (or, without `REDIS_URL`, run inline in
 a fresh app context). If Redis is down at that moment the change is still
 committed, and the periodic `sweep_outbox` hands the job over later. A job runs
 through `execute`, which skips rows already done, so running one twice is harmless.
+
+A row done longer ago than `OUTBOX_KEEP_DAYS` (default 30) is deleted by the nightly `purge_outbox` task
+(`purge_done`); failed rows stay for a person to look at. A job's dedupe key is forgotten with its row: the
+keys guard against doing one thing twice within days (a retried transition, the next sweep), not months.
 """
 
 from __future__ import annotations
@@ -42,6 +46,19 @@ def record(name: str, args: dict[str, Any], dedupe_key: str | None = None) -> Ou
     db.session.flush()
     db.session.info.setdefault(_PENDING, []).append(row.id)
     return row
+
+
+KEEP_DAYS = 30  # the default of OUTBOX_KEEP_DAYS
+
+
+def purge_done(days: int, now: dt.datetime | None = None, batch: int = 5000) -> int:
+    """Delete up to `batch` rows done more than `days` ago; returns how many. The caller commits."""
+    before = (now or utcnow()) - dt.timedelta(days=days)
+    ids = sa.select(OutboxJob.id).where(OutboxJob.status == "done", OutboxJob.finished_at < before).limit(batch)
+    return db.session.execute(
+        sa.delete(OutboxJob).where(OutboxJob.id.in_(ids.scalar_subquery())),
+        execution_options={"synchronize_session": False},
+    ).rowcount
 
 
 def _after_commit(session: Session) -> None:

@@ -52,6 +52,7 @@ SCHEDULE = (
     Every("scan_alerts", daily_at=dt.time(2, 30)),
     Every("apply_retention", daily_at=dt.time(3, 0)),
     Every("purge_webhook_events", daily_at=dt.time(3, 30)),
+    Every("purge_outbox", daily_at=dt.time(3, 45)),
 )
 
 
