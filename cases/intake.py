@@ -254,7 +254,8 @@ def write_new_case(appeal: Appeal, *, alone: bool = False) -> None:
 
     The ORM flush would send one INSERT per table and spend more CPU on its bookkeeping than the database
     spends on the rows. The objects then stay in the session as if loaded: persistent, with their ids (or,
-    written alone, out of it: `_attach_as_loaded`). Elsewhere (SQLite) the flush at commit writes them as usual. Call it after `engine.perform(..., "submit")`.
+    written alone, out of it: `_attach_as_loaded`). Elsewhere (SQLite) the flush at commit writes them as
+    usual. Call it after `engine.perform(..., "submit")`.
 
     `alone` (the appeal was filed with `alone=True`): the statement is its own transaction. It takes the
     case number from the year's sequence and commits at once, on a connection in autocommit: one round trip
