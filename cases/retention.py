@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 ANONYMISED_NAME = "（已匿名）"
 REMOVED_RETENTION = "retention"
 HOLD_REASON_MAX = 500
+CONTACT_BATCH = 500  # consultations and visits anonymised a transaction
 
 _ID = re.compile(r"(?<![0-9])(?:[0-9]{17}[0-9Xx]|[0-9]{15})(?![0-9A-Za-z])")
 _MOBILE = re.compile(r"(?<![0-9])(?:\+?86[- ]?)?1[3-9][0-9]{9}(?![0-9])")
@@ -204,10 +205,12 @@ def run(*, dry_run: bool = False, now: dt.datetime | None = None, actor: User | 
                 except (OSError, ValueError):
                     log.exception("retention: could not delete an object of material content")
                     counts["objects_not_deleted"] += 1
-        for contact_id in contact_ids:
-            _anonymise_contact(db.session.get(Contact, contact_id), (), now)
-            counts["contacts"] += 1
-        db.session.commit()
+        for start in range(0, len(contact_ids), CONTACT_BATCH):  # read a batch at once, commit it, go on
+            batch = contact_ids[start : start + CONTACT_BATCH]
+            for contact in db.session.scalars(sa.select(Contact).where(Contact.id.in_(batch))):
+                _anonymise_contact(contact, (), now)
+                counts["contacts"] += 1
+            db.session.commit()
     record = db.session.get(RetentionRun, record.id)
     record.counts = counts
     record.finished_at = utcnow()
