@@ -164,6 +164,10 @@ class Appeal(db.Model):
         _partial_index(
             "ix_appeal_closed_received", "received_at", CLOSED_QUEUE_COLUMNS, f"status IN {CLOSED_STATES_SQL}"
         ),
+        # The open cases oldest (or newest) first: a page of an open queue sorted by date received reads it in
+        # order, instead of stepping over the closed cases of every earlier year in ix_appeal_received_at,
+        # which the planner may choose when it takes the new cases to be spread over ten years (migration 0064).
+        _partial_index("ix_appeal_open_received", "received_at", CLOSED_QUEUE_COLUMNS, f"status IN {OPEN_STATES_SQL}"),
         # The late cases among the open ones (the overdue queue and filter).
         sa.Index(
             "ix_appeal_running_due",
