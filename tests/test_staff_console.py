@@ -458,3 +458,21 @@ def test_a_word_search_as_a_fresh_process_first_statement_works(app):
         finally:
             db.session.remove()
             db.engine.dispose()
+
+
+def test_a_case_number_prefix_lists_its_cases_newest_first_counted_through_the_number_index(
+    client, auth, monkeypatch
+):
+    """Few matches (no more than COUNT_CAP): found through the case-number index, then sorted; on PostgreSQL
+    the page is the materialized one (the planner misjudges a prefix as spread over the years)."""
+    from cases import search
+
+    auth.as_role("clerk")
+    cases = [make_appeal(service_number=f"1350000{n:04d}", at=dt.datetime(2026, 3, 1 + n, 2)) for n in range(3)]
+    materialized = []
+    few = search._few_newest_first
+    monkeypatch.setattr(search, "_few_newest_first", lambda where: materialized.append(where) or few(where))
+    prefix = cases[0].case_no[:-2]
+    page = client.get(f"/staff/search?q={prefix}").get_data(as_text=True)
+    assert _case_numbers(page) == [a.case_no for a in reversed(cases)] and "共 3 件" in page
+    assert bool(materialized) == on_postgres
