@@ -460,9 +460,7 @@ def test_a_word_search_as_a_fresh_process_first_statement_works(app):
             db.engine.dispose()
 
 
-def test_a_case_number_prefix_lists_its_cases_newest_first_counted_through_the_number_index(
-    client, auth, monkeypatch
-):
+def test_a_case_number_prefix_lists_its_cases_newest_first_counted_through_the_number_index(client, auth, monkeypatch):
     """Few matches (no more than COUNT_CAP): found through the case-number index, then sorted; on PostgreSQL
     the page is the materialized one (the planner misjudges a prefix as spread over the years)."""
     from cases import search
