@@ -24,7 +24,7 @@ from psycopg.types.json import Jsonb
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
-from cases import codes, eligibility, numbering, rows, tracking
+from cases import codes, eligibility, numbering, postgres, rows, tracking
 from cases.db import db
 from cases.models import Appeal, Operator, utcnow
 from cases.validation import (
@@ -215,7 +215,7 @@ def file_appeal(
     """
     received_at = received_at or utcnow()
     code = tracking.new_access_code()
-    if alone and _on_postgres():
+    if alone and postgres.active():
         number: str | numbering.Pending = numbering.pending(prefix, received_at)
     else:
         number = numbering.next_case_no(prefix, received_at)
@@ -245,10 +245,6 @@ def file_appeal(
     return Filed(appeal=appeal, access_code=code)
 
 
-def _on_postgres() -> bool:
-    return db.engine.dialect.name == "postgresql"
-
-
 def write_new_case(appeal: Appeal, *, alone: bool = False) -> None:
     """Write a new case, its audit events and its clocks with one INSERT statement (PostgreSQL).
 
@@ -261,7 +257,7 @@ def write_new_case(appeal: Appeal, *, alone: bool = False) -> None:
     case number from the year's sequence and commits at once, on a connection in autocommit: one round trip
     instead of four (BEGIN, the number, the INSERT, COMMIT). The caller writes nothing else.
     """
-    if not _on_postgres():
+    if not postgres.active():
         return
     children = [*appeal.events, *appeal.deadlines]
     if appeal.id is not None or any(obj.id is not None for obj in children):
@@ -304,16 +300,19 @@ def write_new_case(appeal: Appeal, *, alone: bool = False) -> None:
 
 def _run_alone(sql: str, params: dict[str, Any], number: numbering.Pending) -> tuple[tuple[int, ...], str]:
     """Run the statement in autocommit; makes the year's sequence first when it is missing. (ids, case number)."""
-    for attempt in (1, 2):
-        try:
-            with db.engine.connect() as conn:
-                row = conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(sql, params).one()
-            return tuple(row[1:]), row[0]
-        except sa.exc.ProgrammingError as exc:
-            if attempt == 2 or not isinstance(exc.orig, UndefinedTable):
-                raise
-            numbering.make_sequence(number.year)  # the year's first case (nothing was written)
-    raise AssertionError("unreachable")
+    try:
+        return _execute_alone(sql, params)
+    except sa.exc.ProgrammingError as exc:
+        if not isinstance(exc.orig, UndefinedTable):
+            raise
+    numbering.make_sequence(number.year)  # the year's first case (nothing was written)
+    return _execute_alone(sql, params)
+
+
+def _execute_alone(sql: str, params: dict[str, Any]) -> tuple[tuple[int, ...], str]:
+    with db.engine.connect() as conn:
+        row = conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(sql, params).one()
+    return tuple(row[1:]), row[0]
 
 
 def _attach_as_loaded(objects: list[Any], values: list[dict[str, Any]], ids: Sequence[int], alone: bool) -> None:

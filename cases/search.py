@@ -52,9 +52,7 @@ def _facts_contain(word: str) -> sa.ColumnElement[bool]:
 def facts_words(text: str, key: str = "any") -> list[str]:
     """The words a search looks for in the facts (none when it searches a number or a case number)."""
     text = (text or "").strip()[:200]
-    if key not in KEYS:
-        key = "any"
-    if not text or key not in ("any", "facts") or (key == "any" and guess_key(text) != "facts"):
+    if not text or _searched_key(text, key) != "facts":
         return []
     return text.split()[:MAX_WORDS]
 
@@ -76,11 +74,8 @@ def condition(text: str, key: str = "any") -> sa.ColumnElement[bool] | None:
     text = (text or "").strip()[:200]
     if not text:
         return None
-    if key not in KEYS:
-        key = "any"
-    asked = key
-    if key == "any":
-        key = guess_key(text)
+    asked = key if key in KEYS else "any"
+    key = _searched_key(text, key)
     compact = re.sub(r"[\s-]", "", text)
     if key == "case_no":
         number = text.upper()  # case numbers are stored in capitals, so LIKE (cheaper than ILIKE) finds them
@@ -141,16 +136,12 @@ def results(text: str, key: str, page: int, per_page: int | None = None) -> queu
     if where is None:
         return None
     words = facts_words(text, key)
-    if words and _on_postgres():
-        if _common(where, words):
-            plain = _or_name(sa.and_(*[_contains(Appeal.facts, w) for w in words]), text.strip(), key)
-            return queues.page_of(search_select(plain), None, page, per_page)
-        total = queues.count_up_to([where])
-        if total <= queues.COUNT_CAP:
-            return queues.page_of(_few_newest_first(where), [where], page, per_page, total=total)
-    elif _on_postgres() and _searched_key(text, key) == "case_no":
-        # A case-number prefix is misjudged the same way: JL2021-044% is expected to match 10,101 cases spread
-        # over the years (1,000 match, all of 2021), and walking received_at backwards read 600,000 rows.
+    if words and _on_postgres() and _common(where, words):
+        plain = _or_name(sa.and_(*[_contains(Appeal.facts, w) for w in words]), text.strip(), key)
+        return queues.page_of(search_select(plain), None, page, per_page)
+    # A case-number prefix is misjudged like a rare word: JL2021-044% is expected to match 10,101 cases spread
+    # over the years (1,000 match, all of 2021), and walking received_at backwards read 600,000 rows.
+    if _on_postgres() and (words or _searched_key(text, key) == "case_no"):
         total = queues.count_up_to([where])
         if total <= queues.COUNT_CAP:
             return queues.page_of(_few_newest_first(where), [where], page, per_page, total=total)
